@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cap-pcapfile.c - capture backend reading pcap and pcapng files.
+ *
+ * libpcap does the parsing: classic pcap in both byte orders with µs or ns
+ * timestamps, and pcapng with several interfaces and any timestamp
+ * resolution, all converted to nanoseconds on the way in.  libpcap hands
+ * out one packet at a time in a buffer it reuses, so a batch is built by
+ * copying packets into an arena owned by the handle.
+ *
+ * A damaged or truncated file delivers every packet before the damage,
+ * then fails with PCV_ECORRUPT and a message naming the file and the byte
+ * offset of the record that could not be read.
+ */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "capture-int.h"
+
+#define ARENA_MIN (4u << 20)
+
+struct pcapfile {
+	struct pcv_handle h; /* first: the core's part */
+	pcap_t *pcap;
+	uint8_t *arena;
+	size_t arena_size;
+	uint64_t npkts_read; /* records read so far */
+	long next_off;       /* file offset of the next record, -1 unknown */
+	int deferred_err;    /* an error to report after the last batch */
+	bool pending;        /* last record read did not fit the arena */
+	struct pcap_pkthdr *pend_hdr;
+	const u_char *pend_data;
+};
+
+static bool pcapfile_claims(const char *source)
+{
+	struct stat st;
+
+	if (strcmp(source, "-") == 0)
+		return true;
+	return stat(source, &st) == 0 && !S_ISDIR(st.st_mode) &&
+	       !S_ISCHR(st.st_mode);
+}
+
+static int pcapfile_activate(struct pcv_handle *h)
+{
+	struct pcapfile *pf = (struct pcapfile *)h;
+	char errbuf[PCAP_ERRBUF_SIZE];
+	FILE *fp;
+
+	fp = strcmp(h->source, "-") == 0 ? stdin : fopen(h->source, "rb");
+	if (!fp)
+		return pcv__seterrno(h, -errno, "%s", h->source);
+	pf->pcap = pcap_fopen_offline_with_tstamp_precision(
+		fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (!pf->pcap) {
+		if (fp != stdin)
+			fclose(fp);
+		return pcv__seterr(h, PCV_EFORMAT,
+				   "%s: not a readable capture file: %s",
+				   h->source, errbuf);
+	}
+	h->linktype = pcap_datalink(pf->pcap);
+	/* A file may hold records longer than its header's snaplen, so
+	 * only the config limits what we deliver. */
+	h->snaplen = h->cfg.snaplen;
+	pf->arena_size = ARENA_MIN > 2u * h->snaplen ? ARENA_MIN
+						      : 2u * h->snaplen;
+	pf->arena = malloc(pf->arena_size);
+	if (!pf->arena)
+		return pcv__seterr(h, -ENOMEM, "%s: out of memory", h->source);
+	pf->next_off = ftell(fp);
+	return 0;
+}
+
+static void describe_offset(struct pcapfile *pf, char *buf, size_t len)
+{
+	if (pf->next_off >= 0)
+		snprintf(buf, len, "offset %ld", pf->next_off);
+	else
+		snprintf(buf, len, "the record after packet %llu",
+			 (unsigned long long)pf->npkts_read);
+}
+
+/* Copy one record into the arena as batch entry @i.  Return: false when
+ * the arena has no room left for it. */
+static bool take(struct pcapfile *pf, size_t *used, uint32_t i,
+		 const struct pcap_pkthdr *hdr, const u_char *data)
+{
+	struct pcv_handle *h = &pf->h;
+	uint32_t caplen = hdr->caplen < h->snaplen ? hdr->caplen : h->snaplen;
+
+	if (*used + caplen > pf->arena_size)
+		return false;
+	memcpy(pf->arena + *used, data, caplen);
+	h->pkts[i] = (struct pcv_packet){
+		.data = pf->arena + *used,
+		.caplen = caplen,
+		.len = hdr->len,
+		/* tv_usec holds nanoseconds: opened with PRECISION_NANO */
+		.ts_ns = (uint64_t)hdr->ts.tv_sec * 1000000000u +
+			 (uint64_t)hdr->ts.tv_usec,
+	};
+	*used += caplen;
+	return true;
+}
+
+static int pcapfile_next_batch(struct pcv_handle *h, int timeout_ms)
+{
+	struct pcapfile *pf = (struct pcapfile *)h;
+	FILE *fp = pcap_file(pf->pcap);
+	size_t used = 0;
+	uint32_t n = 0;
+	char where[64];
+
+	(void)timeout_ms;
+	if (pf->deferred_err) {
+		h->eof = true;
+		return pf->deferred_err;
+	}
+	if (pf->pending) {
+		/* libpcap's buffer still holds it: nothing was read since. */
+		take(pf, &used, n++, pf->pend_hdr, pf->pend_data);
+		pf->pending = false;
+	}
+	while (n < h->cfg.batch_size) {
+		struct pcap_pkthdr *hdr;
+		const u_char *data;
+		int rc = pcap_next_ex(pf->pcap, &hdr, &data);
+
+		if (rc == PCAP_ERROR_BREAK) {
+			h->eof = true;
+			break;
+		}
+		if (rc != 1) {
+			describe_offset(pf, where, sizeof(where));
+			pf->deferred_err = pcv__seterr(
+				h, PCV_ECORRUPT,
+				"%s: damaged or truncated at %s, after %llu packets: %s",
+				h->source, where,
+				(unsigned long long)pf->npkts_read,
+				pcap_geterr(pf->pcap));
+			if (n) /* deliver what came before; fail next time */
+				return (int)n;
+			h->eof = true;
+			return pf->deferred_err;
+		}
+		pf->npkts_read++;
+		pf->next_off = pf->next_off >= 0 ? ftell(fp) : -1;
+		if (!take(pf, &used, n, hdr, data)) {
+			pf->pending = true;
+			pf->pend_hdr = hdr;
+			pf->pend_data = data;
+			break;
+		}
+		n++;
+	}
+	return (int)n;
+}
+
+static void pcapfile_cleanup(struct pcv_handle *h)
+{
+	struct pcapfile *pf = (struct pcapfile *)h;
+
+	if (pf->pcap)
+		pcap_close(pf->pcap);
+	free(pf->arena);
+}
+
+const struct pcv_backend_ops pcv__pcapfile_ops = {
+	.name = "pcapfile",
+	.obj_size = sizeof(struct pcapfile),
+	.claims = pcapfile_claims,
+	.activate = pcapfile_activate,
+	.next_batch = pcapfile_next_batch,
+	.cleanup = pcapfile_cleanup,
+	.caps = PCV_CAP_NANO_TS,
+};

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * capture-int.h - what the capture core and its backends share: the backend
+ * table entry, the common handle layout and the pcv__ helpers.  Nothing
+ * outside capture/ includes this file.
+ *
+ * A backend struct embeds struct pcv_handle as its first member; the core
+ * allocates ops->obj_size bytes, so one allocation holds both (libpcap's
+ * PCAP_CREATE_COMMON, SQLite's sqlite3_file subclassing).
+ *
+ * Lifecycle: the core picks the backend (claims), allocates and fills in
+ * the common part from the config (create), then calls activate, which
+ * opens sockets and maps rings.  cleanup must undo a partial activate.
+ */
+#ifndef PCV_CAPTURE_INT_H
+#define PCV_CAPTURE_INT_H
+
+#include <stdatomic.h>
+
+#include "pcv/pcv.h"
+
+struct bpf_insn;
+
+struct pcv_backend_ops {
+	const char *name;
+	size_t obj_size;
+	/* Whether this backend would take @source under "auto". */
+	bool (*claims)(const char *source);
+	int (*activate)(struct pcv_handle *h);
+	/*
+	 * Fill h->pkts with up to h->cfg.batch_size packets; wait at most
+	 * @timeout_ms (-1: until packets or a wake-up) when there are none.
+	 * Return: the count (0: nothing yet; set h->eof at the end of the
+	 * input), or a negative code with h->errbuf set.
+	 */
+	int (*next_batch)(struct pcv_handle *h, int timeout_ms);
+	/* Give back the memory of the last batch.  May be NULL. */
+	void (*release)(struct pcv_handle *h);
+	/* Install a validated classic BPF program.  May be NULL: the core
+	 * then filters in userspace. */
+	int (*set_filter)(struct pcv_handle *h, const struct bpf_insn *insns,
+			  unsigned ninsns);
+	/* Add the backend's counters (kernel drops, ...) to @st. */
+	int (*stats)(struct pcv_handle *h, struct pcv_stats *st);
+	/* Interrupt a wait in next_batch.  Async-signal-safe.  May be NULL. */
+	void (*wake)(struct pcv_handle *h);
+	/* Release everything activate acquired, also after a partial one. */
+	void (*cleanup)(struct pcv_handle *h);
+	uint32_t caps; /* enum pcv_capability bits */
+};
+
+struct pcv_handle {
+	const struct pcv_backend_ops *ops;
+	struct pcv_config cfg;
+	char *source;         /* without the "backend:" prefix */
+	int linktype;         /* DLT_ value, set by activate */
+	uint32_t snaplen;     /* effective, set by activate */
+	bool eof;             /* next_batch reached the end of the input */
+	atomic_bool break_req;
+	bool pinned;
+
+	/* The current batch; pkts has cfg.batch_size entries. */
+	struct pcv_packet *pkts;
+	uint32_t npkts;
+	uint32_t pos; /* next packet pcv_capture() delivers */
+
+	/* Userspace filter: for backends without set_filter, and for the
+	 * packets a kernel ring held before the kernel filter was attached. */
+	struct bpf_insn *ufilter;
+	unsigned ufilter_len;
+
+	struct pcv_stats st; /* the core's counters */
+	char errbuf[PCV_ERRBUF_SIZE];
+};
+
+extern const struct pcv_backend_ops pcv__afpacket_ops;
+extern const struct pcv_backend_ops pcv__pcapfile_ops;
+extern const struct pcv_backend_ops pcv__bpf_ops;
+
+/*
+ * pcv__seterr() - format a message into h->errbuf and return @err, so that
+ * one line records and propagates: return pcv__seterr(h, -errno, "...").
+ */
+int pcv__seterr(struct pcv_handle *h, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* pcv__seterrno() - as pcv__seterr(), appending ": strerror(-err)". */
+int pcv__seterrno(struct pcv_handle *h, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* pcv__ufilter_match() - run the userspace filter on one packet.
+ * Return: the bytes to keep (0: rejected), at most pkt->caplen. */
+uint32_t pcv__ufilter_match(const struct pcv_handle *h,
+			    const struct pcv_packet *pkt);
+
+#endif /* PCV_CAPTURE_INT_H */
