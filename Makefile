@@ -92,7 +92,10 @@ deps:
 check: deps
 	$(Q)$(MAKE) --no-print-directory check-run
 
-check-run: all unit unit-asan fuzz-regress integration
+# Built in parallel, run one after the other so the output reads in order.
+check-run: all $(UNIT) $(ASAN_UNIT) $(FUZZ_REPLAY)
+	$(Q)$(MAKE) --no-print-directory -j1 unit unit-asan fuzz-regress \
+		integration
 	@echo "make check: all tests passed"
 
 ## unit: run the Criterion unit tests

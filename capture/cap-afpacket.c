@@ -368,11 +368,8 @@ static int afpacket_next_batch(struct pcv_handle *h, int timeout_ms)
 							   th->tp_next_offset);
 			ap->left--;
 			packet_from(ap, th, p, &scratch_used);
-			if (ap->ufilter_block) {
-				p->caplen = pcv__ufilter_match(h, p);
-				if (!p->caplen)
-					continue;
-			}
+			if (ap->ufilter_block && !pcv__ufilter_match(h, p))
+				continue;
 			n++;
 		}
 		if (n)

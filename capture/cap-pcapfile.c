@@ -65,8 +65,8 @@ static int pcapfile_activate(struct pcv_handle *h)
 				   h->source, errbuf);
 	}
 	h->linktype = pcap_datalink(pf->pcap);
-	/* A file may hold records longer than its header's snaplen, so
-	 * only the config limits what we deliver. */
+	/* libpcap already cuts records to the file header's snaplen; the
+	 * config may cut them further. */
 	h->snaplen = h->cfg.snaplen;
 	pf->arena_size = ARENA_MIN > 2u * h->snaplen ? ARENA_MIN
 						      : 2u * h->snaplen;
@@ -86,6 +86,20 @@ static void describe_offset(struct pcapfile *pf, char *buf, size_t len)
 			 (unsigned long long)pf->npkts_read);
 }
 
+/*
+ * tv_usec holds nanoseconds: the file was opened with PRECISION_NANO.
+ * libpcap 1.10 reads classic pcap's unsigned 32-bit seconds as signed, so
+ * times after January 2038 arrive negative; no capture file holds times
+ * before 1970, so a negative value is always that wrap.
+ */
+static uint64_t ts_ns_of(const struct timeval *tv)
+{
+	uint64_t sec = tv->tv_sec < 0 ? (uint32_t)tv->tv_sec
+				      : (uint64_t)tv->tv_sec;
+
+	return sec * 1000000000u + (uint64_t)tv->tv_usec;
+}
+
 /* Copy one record into the arena as batch entry @i.  Return: false when
  * the arena has no room left for it. */
 static bool take(struct pcapfile *pf, size_t *used, uint32_t i,
@@ -101,9 +115,7 @@ static bool take(struct pcapfile *pf, size_t *used, uint32_t i,
 		.data = pf->arena + *used,
 		.caplen = caplen,
 		.len = hdr->len,
-		/* tv_usec holds nanoseconds: opened with PRECISION_NANO */
-		.ts_ns = (uint64_t)hdr->ts.tv_sec * 1000000000u +
-			 (uint64_t)hdr->ts.tv_usec,
+		.ts_ns = ts_ns_of(&hdr->ts),
 	};
 	*used += caplen;
 	return true;
@@ -140,7 +152,7 @@ static int pcapfile_next_batch(struct pcv_handle *h, int timeout_ms)
 			describe_offset(pf, where, sizeof(where));
 			pf->deferred_err = pcv__seterr(
 				h, PCV_ECORRUPT,
-				"%s: damaged or truncated at %s, after %llu packets: %s",
+				"%s: unreadable record at %s, after %llu packets: %s",
 				h->source, where,
 				(unsigned long long)pf->npkts_read,
 				pcap_geterr(pf->pcap));

@@ -88,9 +88,12 @@ int pcv__seterr(struct pcv_handle *h, int err, const char *fmt, ...)
 int pcv__seterrno(struct pcv_handle *h, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* pcv__ufilter_match() - run the userspace filter on one packet.
- * Return: the bytes to keep (0: rejected), at most pkt->caplen. */
-uint32_t pcv__ufilter_match(const struct pcv_handle *h,
-			    const struct pcv_packet *pkt);
+/*
+ * pcv__ufilter_match() - run the userspace filter on one packet, cutting
+ * pkt->caplen to what the program keeps.  A packet with no captured bytes
+ * can still be accepted (a filter on the wire length, say).
+ * Return: whether the filter accepts the packet.
+ */
+bool pcv__ufilter_match(const struct pcv_handle *h, struct pcv_packet *pkt);
 
 #endif /* PCV_CAPTURE_INT_H */

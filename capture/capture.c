@@ -246,15 +246,16 @@ void pcv_close(struct pcv_handle *h)
 
 /* ===== 3. capture loops ================================================ */
 
-uint32_t pcv__ufilter_match(const struct pcv_handle *h,
-			    const struct pcv_packet *pkt)
+bool pcv__ufilter_match(const struct pcv_handle *h, struct pcv_packet *pkt)
 {
 	u_int keep;
 
 	if (!h->ufilter)
-		return pkt->caplen;
+		return true;
 	keep = bpf_filter(h->ufilter, pkt->data, pkt->len, pkt->caplen);
-	return keep < pkt->caplen ? keep : pkt->caplen;
+	if (keep < pkt->caplen)
+		pkt->caplen = keep;
+	return keep != 0;
 }
 
 /* Run the userspace filter over the batch for backends that have no
@@ -266,8 +267,7 @@ static void batch_filter(struct pcv_handle *h)
 	for (uint32_t i = 0; i < h->npkts; i++) {
 		struct pcv_packet p = h->pkts[i];
 
-		p.caplen = pcv__ufilter_match(h, &p);
-		if (p.caplen)
+		if (pcv__ufilter_match(h, &p))
 			h->pkts[kept++] = p;
 	}
 	h->npkts = kept;

@@ -6,7 +6,7 @@
  *
  *   pcv-capture -i IFACE|-r FILE -w OUT.pcap [-c COUNT] [-t SECONDS]
  *               [-b BACKEND] [-s SNAPLEN] [--batch N] [--ready FILE]
- *               [--filter EXPR]
+ *               [--filter EXPR] [--fanout GROUP [--fanout-mode hash|lb]]
  *
  * Stops after COUNT packets, after SECONDS without reaching COUNT, at the
  * end of a file, or on SIGINT/SIGTERM.  --ready creates FILE once the
@@ -88,6 +88,8 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'n' },
 		{ "ready", required_argument, NULL, 'R' },
 		{ "filter", required_argument, NULL, 'F' },
+		{ "fanout", required_argument, NULL, 'G' },
+		{ "fanout-mode", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *src = NULL, *out = NULL, *ready = NULL, *filter = NULL;
@@ -134,6 +136,14 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			filter = optarg;
+			break;
+		case 'G':
+			cfg.fanout_group = (uint16_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'M':
+			cfg.fanout_mode = strcmp(optarg, "lb") == 0
+						  ? PCV_FANOUT_LB
+						  : PCV_FANOUT_HASH;
 			break;
 		default:
 			return 2;
