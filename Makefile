@@ -159,8 +159,8 @@ clean:
 
 ## help: this list
 help:
-	@sed -n 's/^## //p' $(MAKEFILE_LIST) | \
-		awk -F': ' '{ printf "  %-14s %s\n", $$1, $$2 }'
+	@sed -n 's/^## \([^:]*\): \(.*\)/  \1|\2/p' $(MAKEFILE_LIST) | \
+		awk -F'|' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
 # ---- rules ---------------------------------------------------------------
 

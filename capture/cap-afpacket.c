@@ -229,6 +229,11 @@ static int afpacket_activate(struct pcv_handle *h)
 	int rc;
 
 	ap->fd = ap->wake_fd = -1;
+	if (h->cfg.queue != 0)
+		return pcv__seterr(h, -EINVAL,
+				   "%s: afpacket reads every receive queue of an interface; "
+				   "to split the load use fanout, to bind to queue %u use afxdp",
+				   h->source, h->cfg.queue);
 	ap->ifindex = (int)if_nametoindex(h->source);
 	if (ap->ifindex == 0)
 		return pcv__seterr(h, -ENODEV, "%s: no such network interface",

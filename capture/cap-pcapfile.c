@@ -13,6 +13,7 @@
  * offset of the record that could not be read.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,9 @@ struct pcapfile {
 	const u_char *pend_data;
 };
 
+/* Under "auto", an existing file that is not also the name of a network
+ * interface: "eth0" is the interface even when a file of that name sits in
+ * the current directory ("./eth0" or "pcapfile:eth0" is the file). */
 static bool pcapfile_claims(const char *source)
 {
 	struct stat st;
@@ -43,7 +47,7 @@ static bool pcapfile_claims(const char *source)
 	if (strcmp(source, "-") == 0)
 		return true;
 	return stat(source, &st) == 0 && !S_ISDIR(st.st_mode) &&
-	       !S_ISCHR(st.st_mode);
+	       !S_ISCHR(st.st_mode) && if_nametoindex(source) == 0;
 }
 
 static int pcapfile_activate(struct pcv_handle *h)
