@@ -27,6 +27,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# wait_viewer ERRFILE: until the viewer says it is capturing.
+wait_viewer() {
+	for _ in $(seq 100); do
+		grep -q "capturing on" "$1" 2>/dev/null && return
+		sleep 0.05
+	done
+}
+
 "$TOP/scripts/netns.sh" up $NS >/dev/null
 echo "demo: namespaces $NS-a and $NS-b joined by veth va <-> vb"
 echo "demo: packetvelocity -i vb -v --packet-num 24   (in $NS-b)"
@@ -34,10 +42,7 @@ echo
 "$TOP/scripts/netns.sh" exec $NS b "$BUILD/bin/packetvelocity" -i vb -v -I \
 	--packet-num 24 --seconds-num 20 2>"$TMP/err" &
 viewer=$!
-for _ in $(seq 100); do
-	grep -q "capturing on" "$TMP/err" 2>/dev/null && break
-	sleep 0.05
-done
+wait_viewer "$TMP/err"
 "$TOP/scripts/netns.sh" exec $NS a "$BUILD/tools/pcv-gen" -i va -n 24 \
 	--rate 50 2>/dev/null
 wait $viewer
@@ -48,10 +53,7 @@ echo "demo: a summary of 20000 frames at full speed:"
 "$TOP/scripts/netns.sh" exec $NS b "$BUILD/bin/packetvelocity" -i vb \
 	--seconds-num 3 >"$TMP/sum" 2>"$TMP/err" &
 viewer=$!
-for _ in $(seq 100); do
-	grep -q "capturing on" "$TMP/err" 2>/dev/null && break
-	sleep 0.05
-done
+wait_viewer "$TMP/err"
 "$TOP/scripts/netns.sh" exec $NS a "$BUILD/tools/pcv-gen" -i va -n 20000 \
 	2>/dev/null
 wait $viewer
