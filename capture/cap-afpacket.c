@@ -59,6 +59,8 @@ struct afpacket {
 	size_t scratch_size;
 	uint64_t seen, dropped;     /* PACKET_STATISTICS, accumulated */
 	uint64_t if_drop_base;
+	uint64_t if_pkts_base;      /* rx + tx packets at open */
+	bool started;               /* bound to ETH_P_ALL: packets flow */
 };
 
 /* ===== 1. claims/activate ============================================== */
@@ -70,14 +72,16 @@ static bool afpacket_claims(const char *source)
 	       !strchr(source, '/');
 }
 
-static uint64_t read_if_dropped(const char *ifname)
+/* One of the interface's counters, /sys/class/net/IF/statistics/NAME;
+ * 0 when it cannot be read. */
+static uint64_t if_counter(const char *ifname, const char *name)
 {
 	char path[128];
 	unsigned long long v = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/rx_dropped",
-		 ifname);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname,
+		 name);
 	f = fopen(path, "r");
 	if (!f)
 		return 0;
@@ -85,6 +89,11 @@ static uint64_t read_if_dropped(const char *ifname)
 		v = 0;
 	fclose(f);
 	return v;
+}
+
+static uint64_t if_packets(const char *ifname)
+{
+	return if_counter(ifname, "rx_packets") + if_counter(ifname, "tx_packets");
 }
 
 static int linktype_of(struct afpacket *ap)
@@ -182,15 +191,17 @@ static int afpacket_ring(struct afpacket *ap)
 	return 0;
 }
 
-static int afpacket_bind(struct afpacket *ap)
+/* Receiving starts here, after any filter was attached, so that no
+ * packet the filter would reject ever enters the ring. */
+static int afpacket_start(struct pcv_handle *h)
 {
+	struct afpacket *ap = (struct afpacket *)h;
 	static const int fanout_type[] = {
 		[PCV_FANOUT_HASH] = PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG,
 		[PCV_FANOUT_LB] = PACKET_FANOUT_LB,
 		[PCV_FANOUT_CPU] = PACKET_FANOUT_CPU,
 		[PCV_FANOUT_QM] = PACKET_FANOUT_QM,
 	};
-	struct pcv_handle *h = &ap->h;
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
 		.sll_protocol = htons(ETH_P_ALL),
@@ -220,6 +231,7 @@ static int afpacket_bind(struct afpacket *ap)
 					     "%s: PACKET_FANOUT group %u",
 					     h->source, h->cfg.fanout_group);
 	}
+	ap->started = true;
 	return 0;
 }
 
@@ -249,8 +261,9 @@ static int afpacket_activate(struct pcv_handle *h)
 	rc = afpacket_ring(ap);
 	if (rc < 0)
 		return rc;
-	ap->if_drop_base = read_if_dropped(h->source);
-	return afpacket_bind(ap);
+	ap->if_drop_base = if_counter(h->source, "rx_dropped");
+	ap->if_pkts_base = if_packets(h->source);
+	return 0;
 }
 
 /* ===== 2. hot path ===================================================== */
@@ -419,8 +432,36 @@ static int afpacket_set_filter(struct pcv_handle *h,
 				     h->source);
 	/* Blocks the kernel filled before the filter was attached hold
 	 * packets it never saw: filter those in userspace. */
-	ap->ufilter_blocks = ap->nblocks;
+	ap->ufilter_blocks = ap->started ? ap->nblocks : 0;
 	return 0;
+}
+
+/*
+ * libpcap compiles differently for a live Linux socket: VLAN tests read
+ * the tag the kernel moved into metadata (SKF_AD_VLAN_TAG*), and inbound/
+ * outbound become packet-type tests.  Only a live, activated pcap_t gets
+ * that code, so make a short-lived one on the same interface, with the
+ * smallest ring, compile, and close it.
+ */
+static int afpacket_compile(struct pcv_handle *h, const char *expr,
+			    struct bpf_program *prog)
+{
+	char errbuf[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_create(h->source, errbuf);
+	int rc = 0;
+
+	if (!p)
+		return pcv__seterr(h, -ENODEV, "%s: %s", h->source, errbuf);
+	pcap_set_snaplen(p, (int)h->snaplen);
+	pcap_set_buffer_size(p, 65536);
+	if (pcap_activate(p) < 0)
+		rc = pcv__seterr(h, -EIO, "%s: compiling the kernel filter: %s",
+				 h->source, pcap_geterr(p));
+	else if (pcap_compile(p, prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0)
+		rc = pcv__seterr(h, -EINVAL, "bad filter expression '%s': %s",
+				 expr, pcap_geterr(p));
+	pcap_close(p);
+	return rc;
 }
 
 static int afpacket_stats(struct pcv_handle *h, struct pcv_stats *st)
@@ -437,7 +478,9 @@ static int afpacket_stats(struct pcv_handle *h, struct pcv_stats *st)
 	ap->dropped += ks.tp_drops;
 	st->kernel_seen = ap->seen;
 	st->kernel_dropped = ap->dropped;
-	st->if_dropped = read_if_dropped(h->source) - ap->if_drop_base;
+	st->if_dropped = if_counter(h->source, "rx_dropped") - ap->if_drop_base;
+	/* AF_PACKET sees both directions, so the filter examines both. */
+	st->examined = if_packets(h->source) - ap->if_pkts_base;
 	return 0;
 }
 
@@ -459,9 +502,11 @@ const struct pcv_backend_ops pcv__afpacket_ops = {
 	.obj_size = sizeof(struct afpacket),
 	.claims = afpacket_claims,
 	.activate = afpacket_activate,
+	.start = afpacket_start,
 	.next_batch = afpacket_next_batch,
 	.release = afpacket_release,
 	.set_filter = afpacket_set_filter,
+	.compile = afpacket_compile,
 	.stats = afpacket_stats,
 	.wake = afpacket_wake,
 	.cleanup = afpacket_cleanup,

@@ -20,13 +20,17 @@
 #include "pcv/pcv.h"
 
 struct bpf_insn;
+struct bpf_program;
 
 struct pcv_backend_ops {
 	const char *name;
 	size_t obj_size;
 	/* Whether this backend would take @source under "auto". */
 	bool (*claims)(const char *source);
+	/* Open the source; a live one delivers nothing before start. */
 	int (*activate)(struct pcv_handle *h);
+	/* Start delivering (after any filter is attached).  May be NULL. */
+	int (*start)(struct pcv_handle *h);
 	/*
 	 * Fill h->pkts with up to h->cfg.batch_size packets; wait at most
 	 * @timeout_ms (-1: until packets or a wake-up) when there are none.
@@ -40,6 +44,10 @@ struct pcv_backend_ops {
 	 * then filters in userspace. */
 	int (*set_filter)(struct pcv_handle *h, const struct bpf_insn *insns,
 			  unsigned ninsns);
+	/* Compile a tcpdump expression for the kernel, where that differs
+	 * from compiling for a file.  May be NULL. */
+	int (*compile)(struct pcv_handle *h, const char *expr,
+		       struct bpf_program *prog);
 	/* Add the backend's counters (kernel drops, ...) to @st. */
 	int (*stats)(struct pcv_handle *h, struct pcv_stats *st);
 	/* Interrupt a wait in next_batch.  Async-signal-safe.  May be NULL. */
@@ -95,5 +103,13 @@ int pcv__seterrno(struct pcv_handle *h, int err, const char *fmt, ...)
  * Return: whether the filter accepts the packet.
  */
 bool pcv__ufilter_match(const struct pcv_handle *h, struct pcv_packet *pkt);
+
+/*
+ * pcv__filter_install() - compile a tcpdump expression and install it:
+ * the file semantics program for userspace (h->ufilter), the backend's
+ * own compile (ops->compile) for the kernel.  filter-bpf.c.
+ * Return: 0, -EINVAL with "bad filter expression ..." in h->errbuf.
+ */
+int pcv__filter_install(struct pcv_handle *h, const char *expr);
 
 #endif /* PCV_CAPTURE_INT_H */

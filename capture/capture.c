@@ -222,11 +222,16 @@ int pcv_open(struct pcv_handle **hp, const char *source,
 		return errbuf_set(errbuf, -ENOMEM, "out of memory");
 	}
 	rc = ops->activate(h);
+	if (rc == 0 && cfg->filter)
+		rc = pcv__filter_install(h, cfg->filter);
+	if (rc == 0 && ops->start)
+		rc = ops->start(h);
 	if (rc < 0) {
 		errbuf_set(errbuf, rc, "%s", h->errbuf);
 		pcv_close(h);
 		return rc;
 	}
+	h->cfg.filter = NULL; /* the caller's string; not needed after this */
 	*hp = h;
 	return 0;
 }
@@ -316,6 +321,7 @@ static int batch_fill(struct pcv_handle *h)
 		if (n < 0)
 			return n;
 		h->npkts = (uint32_t)n;
+		h->st.examined += (uint32_t)n;
 		if (h->ufilter && !h->ops->set_filter)
 			batch_filter(h);
 	}

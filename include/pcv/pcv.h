@@ -55,6 +55,9 @@ struct pcv_config {
 	int cpu;                    /* pin the capturing thread; -1: no pinning */
 	uint16_t fanout_group;      /* 0: none; else PACKET_FANOUT group id */
 	enum pcv_fanout_mode fanout_mode;
+	const char *filter;         /* tcpdump expression in force from the
+				     * first packet (see pcv/filter.h); NULL:
+				     * every packet */
 };
 
 /* One packet.  ts_ns is nanoseconds since the Unix epoch. */
@@ -70,12 +73,19 @@ struct pcv_batch {
 	uint32_t count;
 };
 
+/*
+ * Counters since pcv_open.  Without a filter, what was examined is what
+ * was received (plus drops); with one, the difference is what it rejected.
+ */
 struct pcv_stats {
 	uint64_t received;        /* packets delivered to callbacks */
 	uint64_t bytes;           /* their captured bytes */
+	uint64_t examined;        /* packets the filter looked at: records read
+				   * from a file; packets through a live
+				   * interface (its rx+tx counters) */
+	uint64_t kernel_seen;     /* packets the kernel filter passed, incl. drops */
 	uint64_t kernel_dropped;  /* dropped by the kernel: ring full */
 	uint64_t if_dropped;      /* dropped by the interface or driver */
-	uint64_t kernel_seen;     /* packets the kernel filter passed, incl. drops */
 };
 
 /* pcv_get_capabilities() bits. */
@@ -112,8 +122,10 @@ void pcv_config_init(struct pcv_config *cfg);
  *
  * With backend "auto" the backends are asked in order whether they claim
  * the source: an existing file goes to pcapfile, a name to the kernel
- * backend of the platform.
- * Return: 0, or a negative code (-ENODEV, -EPERM, PCV_EBACKEND, ...).
+ * backend of the platform.  A cfg->filter is attached before the source
+ * delivers anything, so no packet escapes it.
+ * Return: 0, or a negative code (-ENODEV, -EPERM, PCV_EBACKEND, -EINVAL
+ * for a bad config or filter expression, ...).
  */
 int pcv_open(struct pcv_handle **hp, const char *source,
 	     const struct pcv_config *cfg, char *errbuf);
@@ -125,7 +137,8 @@ void pcv_close(struct pcv_handle *h);
  * pcv_set_filter() - install a classic BPF program (an array of
  * struct bpf_insn / struct sock_filter, 8 bytes each; @len in bytes), as
  * compiled by pcap_compile() for this handle's link type and snaplen.
- * Live backends run it in the kernel, so rejected packets never reach us.
+ * Live backends run it in the kernel, so rejected packets never reach us;
+ * packets the kernel queued before the call are filtered in userspace.
  * Return: 0, -EINVAL for a program that fails validation.
  */
 int pcv_set_filter(struct pcv_handle *h, const void *filter, size_t len);
