@@ -32,6 +32,7 @@ struct pcapfile {
 	uint64_t npkts_read; /* records read so far */
 	long next_off;       /* file offset of the next record, -1 unknown */
 	int deferred_err;    /* an error to report after the last batch */
+	bool usec;           /* tv_usec holds microseconds, not nanoseconds */
 	bool pending;        /* last record read did not fit the arena */
 	struct pcap_pkthdr *pend_hdr;
 	const u_char *pend_data;
@@ -50,6 +51,29 @@ static bool pcapfile_claims(const char *source)
 	       !S_ISCHR(st.st_mode) && if_nametoindex(source) == 0;
 }
 
+/*
+ * Whether @fp starts a classic microsecond pcap file; rewinds it.  Such a
+ * file is read at microsecond precision and scaled here in 64 bits:
+ * libpcap's own scaling to nanoseconds is 32-bit, and wraps on the
+ * out-of-range microsecond fields damaged files have, so the timestamp
+ * tcpdump -r writes back could not be recovered.  A pipe cannot be
+ * rewound; it is read at nanosecond precision.
+ */
+static bool is_usec_pcap(FILE *fp)
+{
+	uint8_t m[4];
+	bool usec;
+
+	if (fread(m, 1, 4, fp) != 4) {
+		rewind(fp);
+		return false;
+	}
+	usec = (m[0] == 0xa1 && m[1] == 0xb2 && m[2] == 0xc3 && m[3] == 0xd4) ||
+	       (m[0] == 0xd4 && m[1] == 0xc3 && m[2] == 0xb2 && m[3] == 0xa1);
+	rewind(fp);
+	return usec;
+}
+
 static int pcapfile_activate(struct pcv_handle *h)
 {
 	struct pcapfile *pf = (struct pcapfile *)h;
@@ -59,8 +83,10 @@ static int pcapfile_activate(struct pcv_handle *h)
 	fp = strcmp(h->source, "-") == 0 ? stdin : fopen(h->source, "rb");
 	if (!fp)
 		return pcv__seterrno(h, -errno, "%s", h->source);
+	pf->usec = fseek(fp, 0, SEEK_CUR) == 0 && is_usec_pcap(fp);
 	pf->pcap = pcap_fopen_offline_with_tstamp_precision(
-		fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		fp, pf->usec ? PCAP_TSTAMP_PRECISION_MICRO
+			     : PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!pf->pcap) {
 		if (fp != stdin)
 			fclose(fp);
@@ -91,17 +117,20 @@ static void describe_offset(struct pcapfile *pf, char *buf, size_t len)
 }
 
 /*
- * tv_usec holds nanoseconds: the file was opened with PRECISION_NANO.
- * libpcap 1.10 reads classic pcap's unsigned 32-bit seconds as signed, so
- * times after January 2038 arrive negative; no capture file holds times
- * before 1970, so a negative value is always that wrap.
+ * tv_usec holds micro- or nanoseconds, as the file was opened.  Both
+ * fields are unsigned 32-bit on disk, but libpcap 1.10 hands them over
+ * signed: seconds after January 2038 arrive negative, so do damaged
+ * sub-second fields; no capture file holds times before 1970, so a
+ * negative value is always that wrap.
  */
-static uint64_t ts_ns_of(const struct timeval *tv)
+static uint64_t ts_ns_of(const struct timeval *tv, bool usec)
 {
 	uint64_t sec = tv->tv_sec < 0 ? (uint32_t)tv->tv_sec
 				      : (uint64_t)tv->tv_sec;
+	uint64_t frac = tv->tv_usec < 0 ? (uint32_t)tv->tv_usec
+					: (uint64_t)tv->tv_usec;
 
-	return sec * 1000000000u + (uint64_t)tv->tv_usec;
+	return sec * 1000000000u + (usec ? frac * 1000u : frac);
 }
 
 /* Copy one record into the arena as batch entry @i.  Return: false when
@@ -119,7 +148,7 @@ static bool take(struct pcapfile *pf, size_t *used, uint32_t i,
 		.data = pf->arena + *used,
 		.caplen = caplen,
 		.len = hdr->len,
-		.ts_ns = ts_ns_of(&hdr->ts),
+		.ts_ns = ts_ns_of(&hdr->ts, pf->usec),
 	};
 	*used += caplen;
 	return true;

@@ -43,7 +43,59 @@ int cli_parse_size(const char *flag, const char *s, uint64_t min,
 int cli_parse_duration_ns(const char *flag, const char *s, uint64_t min_ns,
 			  uint64_t max_ns, uint64_t *out);
 
-/* cli_isatty() - whether fd 2 (or 1) is a terminal. */
+/* cli_stderr_is_tty() - whether fd 2 is a terminal. */
 bool cli_stderr_is_tty(void);
+
+/* ===== filters: the same flags in every program that captures ======== */
+
+struct pcv_config;
+struct pcv_packet;
+struct pcv_vfm;
+
+/*
+ * What the user asked to keep: a tcpdump expression (the trailing
+ * arguments; compiled for the handle's link type and run in the kernel
+ * where the backend can), and/or a VFM filter (-f FILE with bytecode,
+ * assembly or VFLisp, or -l VFLISP), run in userspace on what passed the
+ * first.  A packet is kept when both accept it.
+ */
+struct cli_filter {
+	char *expr;            /* joined trailing arguments, or NULL */
+	const char *vfm_file;  /* -f */
+	const char *vfl;       /* -l */
+	bool vfm_legacy;       /* --vfm-legacy: -f bytecode in legacy numbering */
+	struct pcv_vfm *vm;
+};
+
+/* cli_filter_expr() - join argv[optind..] into f->expr.  Return: 0, -1. */
+int cli_filter_expr(struct cli_filter *f, int argc, char **argv, int first);
+
+/*
+ * cli_filter_prepare() - load the VFM filter and put the expression in
+ * @cfg, for pcv_open() to compile and attach before the first packet.
+ * Prints one message on failure.
+ * Return: CLI_EXIT_OK, or the exit code to leave with (CLI_EXIT_USAGE for
+ * a filter that does not compile, CLI_EXIT_FAIL for an unreadable file).
+ */
+int cli_filter_prepare(struct cli_filter *f, struct pcv_config *cfg);
+
+/* cli_filter_match() - the userspace (VFM) part; true without one. */
+bool cli_filter_match(struct cli_filter *f, const struct pcv_packet *p);
+
+/* cli_filter_report() - VFM counters on stderr, when there is a VFM filter. */
+void cli_filter_report(const struct cli_filter *f);
+
+void cli_filter_free(struct cli_filter *f);
+
+/*
+ * cli_vfm_read() - a VFM filter file as bytecode: .vfl is VFLisp,
+ * .vfm/.vfasm assembly, .bin bytecode; another name by its content (text
+ * starting with '(' is VFLisp, other text assembly, the rest bytecode).
+ * *code is malloc'd.
+ * Return: 0; -ENOENT after printing why the file cannot be read; -EINVAL
+ * with the compiler's or assembler's message in @errbuf.
+ */
+int cli_vfm_read(const char *path, uint8_t **code, size_t *len,
+		 char *errbuf);
 
 #endif /* PCV_CLI_H */

@@ -21,10 +21,11 @@
 #include "pcv/pcv.h"
 
 static const char usage_text[] =
-	"Usage: packetvelocity -i IFACE | -r FILE [options]\n"
+	"Usage: packetvelocity -i IFACE | -r FILE [options] [EXPRESSION]\n"
 	"\n"
 	"Capture packets from a network interface or read a capture file\n"
-	"(pcap or pcapng), and show them.\n"
+	"(pcap or pcapng), and show them.  EXPRESSION is a tcpdump filter\n"
+	"(pcap-filter(7)); live, it runs in the kernel.\n"
 	"\n"
 	"  -i, --interface IFACE   capture live from IFACE (needs CAP_NET_RAW)\n"
 	"  -r, --read FILE         read a pcap/pcapng file ('-' for stdin)\n"
@@ -35,8 +36,12 @@ static const char usage_text[] =
 	"  -b, --backend NAME      capture backend: auto (default), %s\n"
 	"  -s, --snaplen N         bytes kept per packet, 1..262144\n"
 	"  -B, --buffer-size SIZE  kernel ring size (default 64MiB)\n"
-	"  -c, --packet-num N      stop after N packets\n"
+	"  -c, --packet-num N      stop after N packets (that passed filters)\n"
 	"      --seconds-num N     stop after N seconds\n"
+	"  -f, --filter FILE       VFM filter: bytecode (.bin), assembly\n"
+	"                          (.vfm, .vfasm) or VFLisp (.vfl)\n"
+	"  -l, --lisp EXPR         VFM filter written in VFLisp\n"
+	"      --vfm-legacy        -f bytecode uses the pre-2025-07-25 numbering\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version and platform\n"
 	"\n"
@@ -45,7 +50,9 @@ static const char usage_text[] =
 	"\n"
 	"Examples:\n"
 	"  packetvelocity -i eth0 -v\n"
-	"  packetvelocity -r trace.pcapng -v --packet-num 20\n";
+	"  packetvelocity -i eth0 -v 'tcp port 443 and host 10.0.0.1'\n"
+	"  packetvelocity -i eth0 -l '(flow-first 10)'\n"
+	"  packetvelocity -r trace.pcapng -v --packet-num 20 udp\n";
 
 struct opts {
 	const char *iface, *file;
@@ -53,6 +60,7 @@ struct opts {
 	uint64_t max_pkts;
 	uint64_t seconds;
 	struct pcv_config cfg;
+	struct cli_filter filter;
 };
 
 /* What the summary counts. */
@@ -94,7 +102,7 @@ static void usage(FILE *f)
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_SECONDS = 256 };
+	enum { OPT_SECONDS = 256, OPT_VFM_LEGACY };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "read", required_argument, NULL, 'r' },
@@ -106,6 +114,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "buffer-size", required_argument, NULL, 'B' },
 		{ "packet-num", required_argument, NULL, 'c' },
 		{ "seconds-num", required_argument, NULL, OPT_SECONDS },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "lisp", required_argument, NULL, 'l' },
+		{ "vfm-legacy", no_argument, NULL, OPT_VFM_LEGACY },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -114,7 +125,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	pcv_config_init(&o->cfg);
-	while ((c = getopt_long(argc, argv, "i:r:vpIb:s:B:c:hV", longopts,
+	while ((c = getopt_long(argc, argv, "i:r:vpIb:s:B:c:f:l:hV", longopts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -159,6 +170,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					  365ull * 86400, &o->seconds) < 0)
 				return -1;
 			break;
+		case 'f':
+			o->filter.vfm_file = optarg;
+			break;
+		case 'l':
+			o->filter.vfl = optarg;
+			break;
+		case OPT_VFM_LEGACY:
+			o->filter.vfm_legacy = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(CLI_EXIT_OK);
@@ -171,11 +191,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		cli_error("unexpected argument '%s' (filter expressions arrive with the filter work; see --help)",
-			  argv[optind]);
+	if (cli_filter_expr(&o->filter, argc, argv, optind) < 0)
 		return -1;
-	}
 	if (!o->iface == !o->file) {
 		cli_error("give exactly one of -i IFACE or -r FILE");
 		return -1;
@@ -351,8 +368,11 @@ static void on_packet(const struct pcv_packet *p, void *user)
 {
 	struct viewer *vw = user;
 	struct pcv_dissect d;
-	int rc = pcv_dissect(p->data, p->caplen, vw->linktype, &d);
+	int rc;
 
+	if (!cli_filter_match(&vw->o.filter, p))
+		return;
+	rc = pcv_dissect(p->data, p->caplen, vw->linktype, &d);
 	tally(&vw->t, p, &d, rc);
 	if (vw->o.verbose)
 		print_packet(vw, p, &d, rc);
@@ -390,16 +410,28 @@ static void print_summary(const struct viewer *vw)
 		cli_error("statistics: %s", pcv_get_error(vw->h));
 		return;
 	}
-	if (pcv_get_capabilities(vw->h) & PCV_CAP_DROP_STATS)
+	if (pcv_get_capabilities(vw->h) & PCV_CAP_DROP_STATS) {
 		fprintf(stderr,
 			"%" PRIu64 " packets received, %" PRIu64
 			" dropped by the kernel, %" PRIu64
 			" dropped by the interface (backend %s)\n",
 			st.received, st.kernel_dropped, st.if_dropped,
 			pcv_get_backend(vw->h));
-	else
+		if (vw->o.filter.expr)
+			fprintf(stderr,
+				"kernel filter: %" PRIu64
+				" passed of %" PRIu64 " packets through the interface\n",
+				st.kernel_seen, st.examined);
+	} else if (vw->o.filter.expr) {
+		fprintf(stderr,
+			"%" PRIu64 " packets read, %" PRIu64
+			" passed the filter (backend %s)\n",
+			st.examined, st.received, pcv_get_backend(vw->h));
+	} else {
 		fprintf(stderr, "%" PRIu64 " packets read (backend %s)\n",
 			st.received, pcv_get_backend(vw->h));
+	}
+	cli_filter_report(&vw->o.filter);
 }
 
 static void install_signals(const struct opts *o)
@@ -435,9 +467,14 @@ int main(int argc, char **argv)
 			return CLI_EXIT_FAIL;
 		src = srcbuf;
 	}
-	rc = pcv_open(&vw.h, src, &vw.o.cfg, errbuf);
+	rc = cli_filter_prepare(&vw.o.filter, &vw.o.cfg);
+	if (rc == CLI_EXIT_OK)
+		rc = pcv_open(&vw.h, src, &vw.o.cfg, errbuf);
 	free(srcbuf);
-	if (rc < 0) {
+	if (rc != 0) {
+		cli_filter_free(&vw.o.filter);
+		if (rc > 0) /* an exit code: the message is out */
+			return rc;
 		cli_error("%s", errbuf);
 		return rc == -EINVAL || rc == PCV_EBACKEND ? CLI_EXIT_USAGE
 							    : CLI_EXIT_FAIL;
@@ -458,5 +495,6 @@ int main(int argc, char **argv)
 		cli_error("%s", pcv_get_error(vw.h));
 	g_handle = NULL;
 	pcv_close(vw.h);
+	cli_filter_free(&vw.o.filter);
 	return rc < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }

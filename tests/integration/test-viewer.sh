@@ -78,7 +78,10 @@ expect_err 2 "is not a number" "$PV" -i vb --packet-num -1
 expect_err 2 "out of range" "$PV" -i vb --packet-num 0
 expect_err 2 "is not a size" "$PV" -i vb -B lots
 expect_err 2 "unknown backend 'nonsense'" "$PV" -i vb -b nonsense
-expect_err 2 "unexpected argument" "$PV" -i vb 'tcp port 80'
+expect_err 2 "bad filter expression 'port 99999'" in_ns pvvw b "$PV" -i vb 'port 99999'
+expect_err 2 "give -f FILE or -l VFLISP, not both" "$PV" -i vb -l 1 -f x.vfl
+expect_err 2 "unknown function" "$PV" -i vb -l '(frob 1)'
+expect_err 1 "No such file" "$PV" -i vb -f "$TMP/none.vfl"
 expect_err 2 "Try" "$PV" --no-such-flag
 expect_err 1 "not a readable capture file" "$PV" -r /etc/passwd
 expect_err 1 "No such file" "$PV" -r "$TMP/missing.pcap"

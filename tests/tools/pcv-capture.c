@@ -6,7 +6,12 @@
  *
  *   pcv-capture -i IFACE|-r FILE -w OUT.pcap [-c COUNT] [-t SECONDS]
  *               [-b BACKEND] [-s SNAPLEN] [--batch N] [--ready FILE]
- *               [--filter EXPR] [--fanout GROUP [--fanout-mode hash|lb]]
+ *               [--filter EXPR] [--vfl VFLISP] [--usec]
+ *               [--fanout GROUP [--fanout-mode hash|lb]]
+ *
+ * --filter installs a tcpdump expression (in the kernel when live), --vfl
+ * a VFM filter run in userspace on what passed it; --usec writes
+ * microsecond timestamps, as tcpdump -w does from a microsecond file.
  *
  * Stops after COUNT packets, after SECONDS without reaching COUNT, at the
  * end of a file, or on SIGINT/SIGTERM.  --ready creates FILE once the
@@ -24,6 +29,7 @@
 #include <unistd.h>
 
 #include "pcv/pcv.h"
+#include "pcv/vfm.h"
 
 static struct pcv_handle *volatile g_h;
 
@@ -31,6 +37,8 @@ struct state {
 	pcap_dumper_t *dumper;
 	uint64_t n, max;
 	struct pcv_handle *h;
+	struct pcv_vfm *vm;
+	bool usec;
 };
 
 static void on_signal(int sig)
@@ -46,39 +54,38 @@ static void on_batch(const struct pcv_batch *b, void *user)
 
 	for (uint32_t i = 0; i < b->count; i++) {
 		const struct pcv_packet *p = &b->pkts[i];
+		uint32_t frac = (uint32_t)(p->ts_ns % 1000000000u);
 		struct pcap_pkthdr hdr = {
 			.ts.tv_sec = (time_t)(p->ts_ns / 1000000000u),
-			.ts.tv_usec = (suseconds_t)(p->ts_ns % 1000000000u),
+			.ts.tv_usec = (suseconds_t)(s->usec ? frac / 1000 : frac),
 			.caplen = p->caplen,
 			.len = p->len,
 		};
 
+		if (s->vm && !pcv_vfm_match(s->vm, p->data, p->caplen,
+					    p->ts_ns))
+			continue;
 		pcap_dump((u_char *)s->dumper, &hdr, p->data);
+		if (s->max && ++s->n >= s->max) {
+			pcv_breakloop(s->h);
+			break;
+		}
 	}
-	s->n += b->count;
-	if (s->max && s->n >= s->max)
-		pcv_breakloop(s->h);
 }
 
-static int set_filter(struct pcv_handle *h, const char *expr)
+static int load_vfl(struct state *s, const char *expr)
 {
-	pcap_t *dead = pcap_open_dead(pcv_get_linktype(h),
-				      (int)pcv_get_snaplen(h));
-	struct bpf_program prog;
-	int rc = -1;
+	char errbuf[PCV_ERRBUF_SIZE];
+	uint8_t *code;
+	size_t len;
+	int rc = pcv_vfl_compile(expr, &code, &len, errbuf);
 
-	if (!dead)
-		return -1;
-	if (pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		fprintf(stderr, "pcv-capture: filter: %s\n", pcap_geterr(dead));
-	} else {
-		rc = pcv_set_filter(h, prog.bf_insns,
-				    prog.bf_len * sizeof(*prog.bf_insns));
-		if (rc < 0)
-			fprintf(stderr, "pcv-capture: %s\n", pcv_get_error(h));
-		pcap_freecode(&prog);
+	if (rc == 0) {
+		rc = pcv_vfm_load(&s->vm, code, len, NULL, errbuf);
+		free(code);
 	}
-	pcap_close(dead);
+	if (rc < 0)
+		fprintf(stderr, "pcv-capture: %s\n", errbuf);
 	return rc;
 }
 
@@ -88,11 +95,14 @@ int main(int argc, char **argv)
 		{ "batch", required_argument, NULL, 'n' },
 		{ "ready", required_argument, NULL, 'R' },
 		{ "filter", required_argument, NULL, 'F' },
+		{ "vfl", required_argument, NULL, 'L' },
+		{ "usec", no_argument, NULL, 'U' },
 		{ "fanout", required_argument, NULL, 'G' },
 		{ "fanout-mode", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *src = NULL, *out = NULL, *ready = NULL, *filter = NULL;
+	const char *vfl = NULL;
 	char errbuf[PCV_ERRBUF_SIZE], srcbuf[512];
 	struct pcv_config cfg;
 	struct state s = { 0 };
@@ -137,6 +147,12 @@ int main(int argc, char **argv)
 		case 'F':
 			filter = optarg;
 			break;
+		case 'L':
+			vfl = optarg;
+			break;
+		case 'U':
+			s.usec = true;
+			break;
 		case 'G':
 			cfg.fanout_group = (uint16_t)strtoul(optarg, NULL, 10);
 			break;
@@ -153,15 +169,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: pcv-capture -i IFACE|-r FILE -w OUT [-c N] [-t S]\n");
 		return 2;
 	}
+	cfg.filter = filter;
 	if (pcv_open(&s.h, src, &cfg, errbuf) < 0) {
 		fprintf(stderr, "pcv-capture: %s\n", errbuf);
 		return 1;
 	}
-	if (filter && set_filter(s.h, filter) < 0)
+	if (vfl && load_vfl(&s, vfl) < 0)
 		return 1;
 	dead = pcap_open_dead_with_tstamp_precision(
 		pcv_get_linktype(s.h), (int)pcv_get_snaplen(s.h),
-		PCAP_TSTAMP_PRECISION_NANO);
+		s.usec ? PCAP_TSTAMP_PRECISION_MICRO
+		       : PCAP_TSTAMP_PRECISION_NANO);
 	s.dumper = dead ? pcap_dump_open(dead, out) : NULL;
 	if (!s.dumper) {
 		fprintf(stderr, "pcv-capture: %s: %s\n", out,
@@ -192,5 +210,6 @@ int main(int argc, char **argv)
 		       st.received, st.bytes, st.kernel_seen,
 		       st.kernel_dropped, st.if_dropped);
 	pcv_close(s.h);
+	pcv_vfm_free(s.vm);
 	return rc < 0 ? 1 : 0;
 }
