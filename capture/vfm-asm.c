@@ -30,6 +30,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vfm-int.h"
 
 /* ==== 1. output and errors =============================================== */
 

@@ -38,6 +38,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vfm-int.h"
 
 /* ==== 1. opcode table ==================================================== */
 

@@ -39,6 +39,7 @@
 #include "pcv/dissect.h"
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vfm-int.h"
 
 #ifdef __GNUC__
 #define likely(x) __builtin_expect(!!(x), 1)

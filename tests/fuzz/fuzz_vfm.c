@@ -26,6 +26,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vfm-int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

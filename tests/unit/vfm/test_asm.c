@@ -18,6 +18,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vfm-int.h"
 
 /* Bytes from "04 01 00 ..." (spaces and '|' ignored). */
 static size_t unhex(const char *s, uint8_t *out, size_t max)

@@ -22,6 +22,7 @@
 #include "pcv/dissect.h"
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vfm-int.h"
 
 /* ---- frames -------------------------------------------------------------- */
 
