@@ -21,81 +21,9 @@
 
 #include "pcv/dissect.h"
 
+#include "bench-corpus.h"
+
 #define REPS 7
-
-struct pkts {
-	struct pcap_pkthdr *hdrs;
-	uint8_t **data;
-	uint8_t *arena;
-	size_t n, cap;
-	size_t arena_len, arena_cap;
-	int dlt;
-	int snaplen;
-};
-
-static int pkts_load(struct pkts *p, const char *path)
-{
-	char errbuf[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	pcap_t *pc;
-	int rc;
-
-	pc = pcap_open_offline_with_tstamp_precision(
-		path, PCAP_TSTAMP_PRECISION_MICRO, errbuf);
-	if (!pc) {
-		fprintf(stderr, "bench-dissect: %s\n", errbuf);
-		return -1;
-	}
-	p->dlt = pcap_datalink(pc);
-	p->snaplen = pcap_snapshot(pc);
-	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
-		if (p->n == p->cap) {
-			size_t cap = p->cap ? p->cap * 2 : 4096;
-			struct pcap_pkthdr *nh =
-				realloc(p->hdrs, cap * sizeof(*nh));
-
-			if (!nh)
-				goto oom;
-			p->hdrs = nh;
-			p->cap = cap;
-		}
-		if (p->arena_len + h->caplen > p->arena_cap) {
-			size_t cap = p->arena_cap ? p->arena_cap * 2 : 1 << 20;
-			uint8_t *na;
-
-			while (cap < p->arena_len + h->caplen)
-				cap *= 2;
-			na = realloc(p->arena, cap);
-			if (!na)
-				goto oom;
-			p->arena = na;
-			p->arena_cap = cap;
-		}
-		memcpy(p->arena + p->arena_len, data, h->caplen);
-		p->arena_len += h->caplen;
-		p->hdrs[p->n++] = *h;
-	}
-	if (rc == PCAP_ERROR)
-		fprintf(stderr, "bench-dissect: %s: %s (using %zu packets)\n",
-			path, pcap_geterr(pc), p->n);
-	pcap_close(pc);
-
-	/* the arena has stopped moving: point at each packet */
-	p->data = malloc((p->n ? p->n : 1) * sizeof(*p->data));
-	if (!p->data)
-		return -1;
-	for (size_t i = 0, off = 0; i < p->n; i++) {
-		p->data[i] = p->arena + off;
-		off += p->hdrs[i].caplen;
-	}
-	return 0;
-
-oom:
-	fprintf(stderr, "bench-dissect: out of memory\n");
-	pcap_close(pc);
-	return -1;
-}
 
 static uint64_t now_ns(void)
 {
@@ -108,7 +36,7 @@ static uint64_t now_ns(void)
 enum run_kind { RUN_DISSECT, RUN_DISSECT_HASH, RUN_BPF };
 
 /* Best ns per packet over REPS runs; *matches gets one run's count. */
-static double time_run(const struct pkts *p, enum run_kind kind,
+static double time_run(const struct corpus *p, enum run_kind kind,
 		       const struct bpf_program *prog, size_t *matches)
 {
 	uint64_t best = UINT64_MAX;
@@ -151,7 +79,7 @@ static double time_run(const struct pkts *p, enum run_kind kind,
 	return p->n ? (double)best / (double)p->n : 0.0;
 }
 
-static int compile(const struct pkts *p, const char *expr,
+static int compile(const struct corpus *p, const char *expr,
 		   struct bpf_program *prog)
 {
 	pcap_t *dead = pcap_open_dead(p->dlt, p->snaplen > 0 ? p->snaplen
@@ -176,7 +104,7 @@ int main(int argc, char **argv)
 	static const char *const exprs[] = { "ip or ip6", "tcp port 443" };
 	char defpath[4096];
 	const char *path;
-	struct pkts p = { 0 };
+	struct corpus p;
 	double ns_d, ns_h, ns_f[2];
 	size_t m_d, m_h, m_f[2];
 
@@ -184,29 +112,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s [FILE.pcap]\n", argv[0]);
 		return 1;
 	}
-	if (argc == 2) {
+	if (argc == 2)
 		path = argv[1];
-	} else {
-		const char *dir = getenv("PCV_CORPUS");
+	else if (!(path = corpus_default(defpath, sizeof(defpath))))
+		return 0;
 
-		snprintf(defpath, sizeof(defpath), "%s/mixed-small.pcap",
-			 dir && *dir ? dir : "../shared/corpus");
-		path = defpath;
-		if (access(path, R_OK) != 0) {
-			printf("skipped: corpus not found at %s\n", path);
-			return 0;
-		}
-	}
-
-	if (pkts_load(&p, path) < 0)
+	if (corpus_load(&p, "bench-dissect", path) < 0)
 		return 1;
 	if (!pcv_dlt_supported(p.dlt)) {
 		fprintf(stderr, "bench-dissect: %s: link type %d not dissected\n",
 			path, p.dlt);
-		return 1;
-	}
-	if (p.n == 0) {
-		fprintf(stderr, "bench-dissect: %s: no packets\n", path);
 		return 1;
 	}
 
@@ -237,8 +152,6 @@ int main(int argc, char **argv)
 		printf("  pcv_dissect / bpf '%s': %.2f\n", exprs[i],
 		       ns_f[i] > 0 ? ns_d / ns_f[i] : 0.0);
 
-	free(p.hdrs);
-	free(p.data);
-	free(p.arena);
+	corpus_free(&p);
 	return 0;
 }

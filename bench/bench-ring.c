@@ -30,6 +30,8 @@
 
 #include "pcv/ring.h"
 
+#include "bench-corpus.h"
+
 #define PROG "bench-ring"
 #define MAX_BURST 64
 
@@ -39,11 +41,10 @@ struct pkt {
 	uint32_t len;
 };
 
-struct corpus {
+/* What the queues hand over: the corpus's packets that have bytes. */
+struct pktlist {
 	struct pkt *pkts;
 	size_t npkts;
-	uint8_t *arena;
-	size_t nbytes;
 };
 
 /* ---- the corpus ---------------------------------------------------------- */
@@ -58,63 +59,23 @@ static void *xrealloc(void *p, size_t size)
 	return p;
 }
 
-/* Read every packet into one arena; 1 on success, 0 when absent. */
-static int corpus_load(struct corpus *c, const char *path)
+/* @pl, pointing into @c; the corpus must outlive it. */
+static void pktlist_init(struct pktlist *pl, const struct corpus *c)
 {
-	char errbuf[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	size_t cap_pkts = 1 << 16, cap_bytes = 64u << 20;
-	size_t *offs;
-	pcap_t *p;
-	int rc;
-
-	if (access(path, R_OK) != 0)
-		return 0;
-	p = pcap_open_offline(path, errbuf);
-	if (!p) {
-		fprintf(stderr, PROG ": %s\n", errbuf);
-		exit(EXIT_FAILURE);
-	}
-	*c = (struct corpus){ 0 };
-	offs = xrealloc(NULL, cap_pkts * sizeof(*offs));
-	c->pkts = xrealloc(NULL, cap_pkts * sizeof(*c->pkts));
-	c->arena = xrealloc(NULL, cap_bytes);
-	while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
-		if (h->caplen == 0)
+	pl->pkts = xrealloc(NULL, c->n * sizeof(*pl->pkts));
+	pl->npkts = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->hdrs[i].caplen == 0)
 			continue; /* nothing to touch */
-		if (c->npkts == cap_pkts) {
-			cap_pkts *= 2;
-			offs = xrealloc(offs, cap_pkts * sizeof(*offs));
-			c->pkts = xrealloc(c->pkts,
-					   cap_pkts * sizeof(*c->pkts));
-		}
-		if (c->nbytes + h->caplen > cap_bytes) {
-			while (c->nbytes + h->caplen > cap_bytes)
-				cap_bytes *= 2;
-			c->arena = xrealloc(c->arena, cap_bytes);
-		}
-		memcpy(c->arena + c->nbytes, data, h->caplen);
-		offs[c->npkts] = c->nbytes;
-		c->pkts[c->npkts].caplen = h->caplen;
-		c->pkts[c->npkts].len = h->len;
-		c->nbytes += h->caplen;
-		c->npkts++;
+		pl->pkts[pl->npkts].data = c->data[i];
+		pl->pkts[pl->npkts].caplen = c->hdrs[i].caplen;
+		pl->pkts[pl->npkts].len = c->hdrs[i].len;
+		pl->npkts++;
 	}
-	if (rc == PCAP_ERROR) {
-		fprintf(stderr, PROG ": %s: %s\n", path, pcap_geterr(p));
+	if (pl->npkts == 0) {
+		fprintf(stderr, PROG ": no packets with data\n");
 		exit(EXIT_FAILURE);
 	}
-	pcap_close(p);
-	if (c->npkts == 0) {
-		fprintf(stderr, PROG ": %s: no packets\n", path);
-		exit(EXIT_FAILURE);
-	}
-	/* The arena has stopped moving: offsets become pointers. */
-	for (size_t i = 0; i < c->npkts; i++)
-		c->pkts[i].data = c->arena + offs[i];
-	free(offs);
-	return 1;
 }
 
 /* What the consumer does to each packet: read it. */
@@ -195,7 +156,7 @@ struct run {
 	enum qkind kind;
 	struct pcv_ring ring;
 	struct mqueue mq;
-	const struct corpus *c;
+	const struct pktlist *pl;
 	uint64_t items;
 	uint32_t burst;
 	uint32_t cap;      /* entries, the same for both queues */
@@ -238,8 +199,8 @@ static void *producer(void *arg)
 		if (n > r->items - sent)
 			n = r->items - sent;
 		for (uint32_t i = 0; i < n; i++) {
-			burst[i] = (void *)&r->c->pkts[next];
-			if (++next == r->c->npkts)
+			burst[i] = (void *)&r->pl->pkts[next];
+			if (++next == r->pl->npkts)
 				next = 0;
 		}
 		while (done < n) {
@@ -348,12 +309,12 @@ static uint64_t parse_num(const char *flag, const char *s, uint64_t min,
 int main(int argc, char **argv)
 {
 	static const uint32_t bursts[] = { 1, 16, MAX_BURST };
-	const char *dir = getenv("PCV_CORPUS");
 	uint64_t items = 4000000;
 	uint32_t cap = 4096;
 	int repeats = 3, opt;
 	char path[4096];
 	struct corpus c;
+	struct pktlist pl;
 	struct run r;
 
 	while ((opt = getopt(argc, argv, "n:c:r:h")) != -1) {
@@ -380,13 +341,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!dir || !*dir)
-		dir = "../shared/corpus";
-	snprintf(path, sizeof(path), "%s/mixed-small.pcap", dir);
-	if (!corpus_load(&c, path)) {
-		printf("skipped: corpus not found at %s\n", path);
+	if (!corpus_default(path, sizeof(path)))
 		return EXIT_SUCCESS;
-	}
+	if (corpus_load(&c, PROG, path) < 0)
+		return EXIT_FAILURE;
+	pktlist_init(&pl, &c);
 
 	/*
 	 * The checksum every run must reproduce, computed on one thread: its
@@ -396,11 +355,11 @@ int main(int argc, char **argv)
 	double t0 = now_s();
 
 	for (uint64_t i = 0; i < items; i++)
-		expect += touch(&c.pkts[i % c.npkts]);
+		expect += touch(&pl.pkts[i % pl.npkts]);
 	double touch_ns = (now_s() - t0) * 1e9 / items;
 
-	printf(PROG ": %zu packets (%.1f MB) from %s\n", c.npkts,
-	       c.nbytes / 1e6, path);
+	printf(PROG ": %zu packets (%.1f MB) from %s\n", pl.npkts,
+	       c.arena_len / 1e6, path);
 	printf(PROG ": %" PRIu64 " items per run, capacity %u, best of %d, "
 	       "%ld CPUs\n", items, cap, repeats,
 	       sysconf(_SC_NPROCESSORS_ONLN));
@@ -408,7 +367,7 @@ int main(int argc, char **argv)
 	       touch_ns);
 	printf("burst  spsc ring ns/item  mutex+cond ns/item  mutex/ring\n");
 	memset(&r, 0, sizeof(r));
-	r.c = &c;
+	r.pl = &pl;
 	r.items = items;
 	r.cap = cap;
 	for (size_t i = 0; i < sizeof(bursts) / sizeof(bursts[0]); i++) {
@@ -425,7 +384,7 @@ int main(int argc, char **argv)
 		       mq_ns, mq_ns / ring_ns);
 		fflush(stdout);
 	}
-	free(c.pkts);
-	free(c.arena);
+	free(pl.pkts);
+	corpus_free(&c);
 	return EXIT_SUCCESS;
 }

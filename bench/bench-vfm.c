@@ -26,6 +26,8 @@
 #include "pcv/error.h"
 #include "pcv/vfm.h"
 
+#include "bench-corpus.h"
+
 #define REPS 7
 
 struct shape {
@@ -84,76 +86,6 @@ static const struct shape shapes[] = {
 
 #define NSHAPES (sizeof(shapes) / sizeof(shapes[0]))
 
-struct pkts {
-	struct pcap_pkthdr *hdrs;
-	uint8_t **data;
-	uint8_t *arena;
-	size_t n, cap;
-	size_t arena_len, arena_cap;
-	int dlt;
-};
-
-static int pkts_load(struct pkts *p, const char *path)
-{
-	char errbuf[PCAP_ERRBUF_SIZE];
-	struct pcap_pkthdr *h;
-	const u_char *data;
-	pcap_t *pc;
-	int rc;
-
-	pc = pcap_open_offline(path, errbuf);
-	if (!pc) {
-		fprintf(stderr, "bench-vfm: %s\n", errbuf);
-		return -1;
-	}
-	p->dlt = pcap_datalink(pc);
-	while ((rc = pcap_next_ex(pc, &h, &data)) == 1) {
-		if (p->n == p->cap) {
-			size_t cap = p->cap ? p->cap * 2 : 4096;
-			struct pcap_pkthdr *nh =
-				realloc(p->hdrs, cap * sizeof(*nh));
-
-			if (!nh)
-				goto oom;
-			p->hdrs = nh;
-			p->cap = cap;
-		}
-		if (p->arena_len + h->caplen > p->arena_cap) {
-			size_t cap = p->arena_cap ? p->arena_cap * 2 : 1 << 20;
-			uint8_t *na;
-
-			while (cap < p->arena_len + h->caplen)
-				cap *= 2;
-			na = realloc(p->arena, cap);
-			if (!na)
-				goto oom;
-			p->arena = na;
-			p->arena_cap = cap;
-		}
-		memcpy(p->arena + p->arena_len, data, h->caplen);
-		p->arena_len += h->caplen;
-		p->hdrs[p->n++] = *h;
-	}
-	if (rc == PCAP_ERROR)
-		fprintf(stderr, "bench-vfm: %s: %s (using %zu packets)\n", path,
-			pcap_geterr(pc), p->n);
-	pcap_close(pc);
-
-	p->data = malloc((p->n ? p->n : 1) * sizeof(*p->data));
-	if (!p->data)
-		return -1;
-	for (size_t i = 0, off = 0; i < p->n; i++) {
-		p->data[i] = p->arena + off;
-		off += p->hdrs[i].caplen;
-	}
-	return 0;
-
-oom:
-	fprintf(stderr, "bench-vfm: out of memory\n");
-	pcap_close(pc);
-	return -1;
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -169,7 +101,7 @@ static uint64_t pkt_ts(const struct pcap_pkthdr *h)
 }
 
 /* One pass of @vm, or of @prog when @vm is NULL: ns, *matches. */
-static uint64_t pass(const struct pkts *p, struct pcv_vfm *vm,
+static uint64_t pass(const struct corpus *p, struct pcv_vfm *vm,
 		     const struct bpf_program *prog, size_t *matches)
 {
 	uint64_t t0 = now_ns();
@@ -191,7 +123,7 @@ static uint64_t pass(const struct pkts *p, struct pcv_vfm *vm,
  * Best ns per packet of each engine over REPS passes, after an untimed
  * one, the engines taking turns so that both see the same machine.
  */
-static void time_both(const struct pkts *p, struct pcv_vfm *vm,
+static void time_both(const struct corpus *p, struct pcv_vfm *vm,
 		      const struct bpf_program *prog, double *nv, double *nb,
 		      size_t *mv, size_t *mb)
 {
@@ -247,35 +179,22 @@ int main(int argc, char **argv)
 {
 	char defpath[4096];
 	const char *path;
-	struct pkts p = { 0 };
+	struct corpus p;
 	int rc = 0;
 
 	if (argc > 2) {
 		fprintf(stderr, "usage: %s [FILE.pcap]\n", argv[0]);
 		return 1;
 	}
-	if (argc == 2) {
+	if (argc == 2)
 		path = argv[1];
-	} else {
-		const char *dir = getenv("PCV_CORPUS");
-
-		snprintf(defpath, sizeof(defpath), "%s/mixed-small.pcap",
-			 dir && *dir ? dir : "../shared/corpus");
-		path = defpath;
-		if (access(path, R_OK) != 0) {
-			printf("skipped: corpus not found at %s\n", path);
-			return 0;
-		}
-	}
-	if (pkts_load(&p, path) < 0)
+	else if (!(path = corpus_default(defpath, sizeof(defpath))))
+		return 0;
+	if (corpus_load(&p, "bench-vfm", path) < 0)
 		return 1;
 	if (p.dlt != DLT_EN10MB) {
 		fprintf(stderr, "bench-vfm: %s: link type %d, not Ethernet\n",
 			path, p.dlt);
-		return 1;
-	}
-	if (p.n == 0) {
-		fprintf(stderr, "bench-vfm: %s: no packets\n", path);
 		return 1;
 	}
 
@@ -308,8 +227,6 @@ int main(int argc, char **argv)
 		pcv_vfm_free(vm);
 	}
 
-	free(p.hdrs);
-	free(p.data);
-	free(p.arena);
+	corpus_free(&p);
 	return rc;
 }

@@ -16,45 +16,9 @@
 
 #include "pcv/dissect.h"
 #include "pcv/error.h"
+#include "../common/frames.h"
 
 /* ---- frame builders ------------------------------------------------------ */
-
-struct frame {
-	uint8_t b[4096];
-	uint32_t n;
-};
-
-static void put8(struct frame *f, uint8_t v)
-{
-	cr_assert_lt(f->n, sizeof(f->b), "test frame too long");
-	f->b[f->n++] = v;
-}
-
-static void put16(struct frame *f, uint16_t v)
-{
-	put8(f, (uint8_t)(v >> 8));
-	put8(f, (uint8_t)v);
-}
-
-static void put32(struct frame *f, uint32_t v)
-{
-	put16(f, (uint16_t)(v >> 16));
-	put16(f, (uint16_t)v);
-}
-
-static void putn(struct frame *f, const void *p, size_t len)
-{
-	const uint8_t *s = p;
-
-	while (len--)
-		put8(f, *s++);
-}
-
-static void zeros(struct frame *f, size_t len)
-{
-	while (len--)
-		put8(f, 0);
-}
 
 static void set16(struct frame *f, uint32_t off, uint16_t v)
 {

@@ -15,253 +15,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
-
-/* ---- frames -------------------------------------------------------------- */
-
-struct frame {
-	uint8_t b[700];
-	uint32_t n;
-};
-
-static void put8(struct frame *f, unsigned v)
-{
-	cr_assert_lt(f->n, sizeof(f->b));
-	f->b[f->n++] = (uint8_t)v;
-}
-
-static void put16(struct frame *f, unsigned v)
-{
-	put8(f, v >> 8);
-	put8(f, v);
-}
-
-static void put32(struct frame *f, uint32_t v)
-{
-	put16(f, v >> 16);
-	put16(f, v & 0xffff);
-}
-
-static void putn(struct frame *f, const void *p, size_t n)
-{
-	const uint8_t *s = p;
-
-	while (n--)
-		put8(f, *s++);
-}
-
-static void zeros(struct frame *f, size_t n)
-{
-	while (n--)
-		put8(f, 0);
-}
-
-static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
-static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
-static const uint8_t v6_1[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-static const uint8_t v6_2[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
-static const uint8_t v6_53[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x53 };
-static const uint8_t v6_lo[16] = { [15] = 1 };
-
-#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
-#define HOST_A IP(192, 168, 1, 100)
-#define HOST_A2 IP(192, 168, 1, 101)
-#define HOST_B IP(10, 0, 0, 1)
-#define HOST_DNS IP(10, 0, 0, 53)
-#define HOST_OUT IP(172, 16, 0, 1)
-
-enum { FIN = 0x01, SYN = 0x02, PSH = 0x08, ACK = 0x10 };
-
-static void eth(struct frame *f, unsigned type)
-{
-	putn(f, mac_b, 6);
-	putn(f, mac_a, 6);
-	put16(f, type);
-}
-
-static void ip4(struct frame *f, unsigned ihl, unsigned tot, unsigned frag,
-		unsigned proto, uint32_t src, uint32_t dst)
-{
-	unsigned i;
-
-	put8(f, 0x40 | ihl);
-	put8(f, 0);
-	put16(f, tot);
-	put16(f, 0);
-	put16(f, frag);
-	put8(f, 64);
-	put8(f, proto);
-	put16(f, 0);
-	put32(f, src);
-	put32(f, dst);
-	for (i = 20; i < ihl * 4; i++)
-		put8(f, 1);
-}
-
-static void ip6(struct frame *f, unsigned plen, unsigned nh,
-		const uint8_t *src, const uint8_t *dst)
-{
-	put32(f, 0x60000000);
-	put16(f, plen);
-	put8(f, nh);
-	put8(f, 64);
-	putn(f, src, 16);
-	putn(f, dst, 16);
-}
-
-/* A TCP header of 20 bytes, or 32 with NOP, NOP, timestamps. */
-static void tcp_opt(struct frame *f, unsigned sport, unsigned dport,
-		    unsigned flags, bool ts)
-{
-	put16(f, sport);
-	put16(f, dport);
-	put32(f, 0x01020304);
-	put32(f, flags & ACK ? 0x0a0b0c0d : 0);
-	put8(f, (ts ? 8 : 5) << 4);
-	put8(f, flags);
-	put16(f, 0xffff);
-	put16(f, 0);
-	put16(f, 0);
-	if (ts) {
-		put16(f, 0x0101);
-		put16(f, 0x080a);
-		put32(f, 1);
-		put32(f, 2);
-	}
-}
-
-static void tcp(struct frame *f, unsigned sport, unsigned dport,
-		unsigned flags)
-{
-	tcp_opt(f, sport, dport, flags, false);
-}
-
-static void udp(struct frame *f, unsigned sport, unsigned dport,
-		unsigned len)
-{
-	put16(f, sport);
-	put16(f, dport);
-	put16(f, len);
-	put16(f, 0);
-}
-
-#define NFRAMES 16
-
-/*
- * Frame @i (0-based).  1-9 are the vectors of spec §7:
- *  1 v4 TCP SYN 192.168.1.100:1234 -> 10.0.0.1:80, 54 bytes
- *  2 v4 TCP ACK 1234 -> 443         3 v4 UDP 1234 -> 10.0.0.53:53, 50
- *  4 v4 UDP 53 -> 1234, IP length 628, 642
- *  5 v4 ICMP echo, 66               6 v4 TCP SYN -> 80 with IHL 6, 58
- *  7 v6 TCP 2001:db8::1:443 -> ::1:80, 74
- *  8 ARP, 42                        9 runt: 20 bytes of frame 1
- * 10 VLAN 100 v4 TCP SYN -> 443    11 v6 Hop-by-Hop, UDP 5353 -> 53
- * 12 v4 UDP non-first fragment     13 v4 TCP SYN 192.168.1.100 -> :22
- * 14 v4 TCP SYN 172.16.0.1 -> :22  15 v4 "GET / HTTP/1.1\r\n" to :80
- * 16 v4 "POST /x HTTP/1.1" to :443 with TCP timestamps (header 32 bytes)
- */
-static void build(int i, struct frame *f)
-{
-	memset(f, 0, sizeof(*f));
-	switch (i + 1) {
-	case 1:
-	case 9:
-		eth(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 80, SYN);
-		if (i + 1 == 9)
-			f->n = 20;
-		break;
-	case 2:
-		eth(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 443, ACK);
-		break;
-	case 3:
-		eth(f, 0x0800);
-		ip4(f, 5, 36, 0, 17, HOST_A, HOST_DNS);
-		udp(f, 1234, 53, 16);
-		put32(f, 0x12340100);
-		put32(f, 0x00010000);
-		break;
-	case 4:
-		eth(f, 0x0800);
-		ip4(f, 5, 628, 0, 17, HOST_DNS, HOST_A);
-		udp(f, 53, 1234, 608);
-		zeros(f, 600);
-		break;
-	case 5:
-		eth(f, 0x0800);
-		ip4(f, 5, 52, 0, 1, HOST_A, HOST_B);
-		put32(f, 0x08000000);
-		put32(f, 0x00010001);
-		zeros(f, 24);
-		break;
-	case 6:
-		eth(f, 0x0800);
-		ip4(f, 6, 44, 0, 6, HOST_A2, HOST_B);
-		tcp(f, 1235, 80, SYN);
-		break;
-	case 7:
-		eth(f, 0x86dd);
-		ip6(f, 20, 6, v6_1, v6_lo);
-		tcp(f, 443, 80, PSH | ACK);
-		break;
-	case 8:
-		eth(f, 0x0806);
-		put16(f, 1);
-		put16(f, 0x0800);
-		put8(f, 6);
-		put8(f, 4);
-		put16(f, 1);
-		putn(f, mac_a, 6);
-		put32(f, HOST_A);
-		zeros(f, 6);
-		put32(f, HOST_B);
-		break;
-	case 10:
-		putn(f, mac_b, 6);
-		putn(f, mac_a, 6);
-		put16(f, 0x8100);
-		put16(f, 100);
-		put16(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 443, SYN);
-		break;
-	case 11:
-		eth(f, 0x86dd);
-		ip6(f, 24, 0, v6_2, v6_53);
-		put8(f, 17);
-		put8(f, 0);
-		put16(f, 0x0104);
-		put32(f, 0);
-		udp(f, 5353, 53, 16);
-		zeros(f, 8);
-		break;
-	case 12:
-		eth(f, 0x0800);
-		ip4(f, 5, 28, 185, 17, HOST_A, HOST_DNS);
-		zeros(f, 8);
-		break;
-	case 13:
-	case 14:
-		eth(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, i + 1 == 13 ? HOST_A : HOST_OUT, HOST_B);
-		tcp(f, 40000, 22, SYN);
-		break;
-	case 15:
-		eth(f, 0x0800);
-		ip4(f, 5, 56, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 80, PSH | ACK);
-		putn(f, "GET / HTTP/1.1\r\n", 16);
-		break;
-	case 16:
-		eth(f, 0x0800);
-		ip4(f, 5, 68, 0, 6, HOST_A, HOST_B);
-		tcp_opt(f, 1236, 443, PSH | ACK, true);
-		putn(f, "POST /x HTTP/1.1", 16);
-		break;
-	}
-}
+#include "vectors.h"
 
 /* ---- loading ------------------------------------------------------------- */
 
@@ -295,8 +49,6 @@ static bool ends_with(const char *s, const char *suffix)
 static struct pcv_vfm *load_file(const char *name)
 {
 	char path[256], err[PCV_ERRBUF_SIZE] = "";
-	struct pcv_vfm_opts o;
-	struct pcv_vfm *vm = NULL;
 	uint8_t *code = NULL;
 	size_t len = 0;
 	char *src;
@@ -312,27 +64,7 @@ static struct pcv_vfm *load_file(const char *name)
 		r = pcv_vfm_asm(src, &code, &len, err);
 	free(src);
 	cr_assert_eq(r, 0, "%s: %s", path, err);
-	pcv_vfm_opts_init(&o);
-	cr_assert_eq(pcv_vfm_load(&vm, code, len, &o, err), 0, "%s: load: %s",
-		     path, err);
-	free(code);
-	return vm;
-}
-
-/* 'A' accepted, 'D' dropped, 'E' error (also a drop). */
-static char verdict(struct pcv_vfm *vm, const struct frame *f, uint64_t ts)
-{
-	uint8_t *copy = malloc(f->n ? f->n : 1);
-	uint64_t res = 0;
-	int st;
-
-	cr_assert_not_null(copy);
-	memcpy(copy, f->b, f->n);
-	st = pcv_vfm_run(vm, copy, f->n, ts, &res);
-	free(copy);
-	if (st != PCV_VFM_OK)
-		return 'E';
-	return res ? 'A' : 'D';
+	return tv_load(code, len, path);
 }
 
 /* ---- every shipped filter on every frame --------------------------------- */
@@ -379,16 +111,16 @@ Test(filters, verdicts)
 
 	for (c = 0; c < NCASES; c++) {
 		struct pcv_vfm *vm = load_file(cases[c].file);
-		char got[NFRAMES + 1];
+		char got[TV_NFRAMES + 1];
 		int i;
 
-		for (i = 0; i < NFRAMES; i++) {
+		for (i = 0; i < TV_NFRAMES; i++) {
 			struct frame f;
 
-			build(i, &f);
-			got[i] = verdict(vm, &f, (uint64_t)i);
+			tv_build(i, &f);
+			got[i] = tv_verdict(vm, &f, (uint64_t)i);
 		}
-		got[NFRAMES] = 0;
+		got[TV_NFRAMES] = 0;
 		cr_expect_str_eq(got, cases[c].want, "%s: got %s, want %s",
 				 cases[c].file, got, cases[c].want);
 		pcv_vfm_free(vm);
@@ -428,9 +160,9 @@ static int accepted(struct pcv_vfm *vm, int idx, int count, uint64_t t0)
 	struct frame f;
 	int i, n = 0;
 
-	build(idx, &f);
+	tv_build(idx, &f);
 	for (i = 0; i < count; i++)
-		n += verdict(vm, &f, t0 + (uint64_t)i * 1000000) == 'A';
+		n += tv_verdict(vm, &f, t0 + (uint64_t)i * 1000000) == 'A';
 	return n;
 }
 
@@ -441,14 +173,14 @@ Test(filters, first_n)
 	int i, n = 0;
 
 	/* both directions of one flow count together */
-	build(0, &f);
+	tv_build(0, &f);
 	reply = f;
 	memcpy(reply.b + 26, f.b + 30, 4);
 	memcpy(reply.b + 30, f.b + 26, 4);
 	memcpy(reply.b + 34, f.b + 36, 2);
 	memcpy(reply.b + 36, f.b + 34, 2);
 	for (i = 0; i < 30; i++)
-		n += verdict(vm, i & 1 ? &reply : &f, (uint64_t)i) == 'A';
+		n += tv_verdict(vm, i & 1 ? &reply : &f, (uint64_t)i) == 'A';
 	cr_expect_eq(n, 20);
 	/* another flow has its own 20 */
 	cr_expect_eq(accepted(vm, 1, 25, 100), 20);

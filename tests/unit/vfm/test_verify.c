@@ -16,16 +16,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
-
-static uint8_t *assemble(const char *src, size_t *len)
-{
-	char err[PCV_ERRBUF_SIZE] = "";
-	uint8_t *code = NULL;
-
-	cr_assert_eq(pcv_vfm_asm(src, &code, len, err), 0, "asm '%s': %s", src,
-		     err);
-	return code;
-}
+#include "vectors.h"
 
 static int verify_bytes(const uint8_t *code, size_t len, bool loops,
 			char *err)
@@ -43,7 +34,7 @@ static void refused(const char *src, const char *msg)
 {
 	char err[PCV_ERRBUF_SIZE];
 	size_t len;
-	uint8_t *code = assemble(src, &len);
+	uint8_t *code = tv_assemble(src, &len);
 
 	cr_expect_eq(verify_bytes(code, len, false, err), -EINVAL,
 		     "'%s' passed", src);
@@ -65,7 +56,7 @@ static void passes(const char *src, bool loops)
 {
 	char err[PCV_ERRBUF_SIZE];
 	size_t len;
-	uint8_t *code = assemble(src, &len);
+	uint8_t *code = tv_assemble(src, &len);
 
 	cr_expect_eq(verify_bytes(code, len, loops, err), 0, "'%s': %s", src,
 		     err);
@@ -303,17 +294,17 @@ Test(verify, backward_jumps)
 	passes("PUSH 1 JMP n n: RET", false);
 
 	/* allow_loops: depths still exact */
-	code = assemble("top: PUSH 1 PUSH 0 PUSH 0 JEQ top RET", &len);
+	code = tv_assemble("top: PUSH 1 PUSH 0 PUSH 0 JEQ top RET", &len);
 	cr_expect_eq(verify_bytes(code, len, true, err), -EINVAL);
 	cr_expect_str_eq(err, "offset 0: stack depth 1 here, 0 on another "
 			      "path");
 	free(code);
-	code = assemble("top: PUSH 1 PUSH 1 JEQ top", &len);
+	code = tv_assemble("top: PUSH 1 PUSH 1 JEQ top", &len);
 	cr_expect_eq(verify_bytes(code, len, true, err), -EINVAL);
 	cr_expect_str_eq(err, "offset 18: JEQ falls off the end of the "
 			      "program (no RET)");
 	free(code);
-	code = assemble("top: POP PUSH 1 JMP top", &len);
+	code = tv_assemble("top: POP PUSH 1 JMP top", &len);
 	cr_expect_eq(verify_bytes(code, len, true, err), -EINVAL);
 	cr_expect_str_eq(err, "offset 0: POP needs 1 value, stack has 0");
 	free(code);
@@ -323,8 +314,8 @@ Test(verify, backward_jumps)
 	       "fwd: PUSH 0 PUSH 0 JEQ back PUSH 2 RET\n",
 	       true);
 	/* unreachable code with loops allowed */
-	code = assemble("top: PUSH 1 PUSH 1 JEQ top PUSH 1 RET JMP top",
-			&len);
+	code = tv_assemble("top: PUSH 1 PUSH 1 JEQ top PUSH 1 RET JMP top",
+			   &len);
 	cr_expect_eq(verify_bytes(code, len, true, err), -EINVAL);
 	cr_expect_str_eq(err, "offset 31: trailing bytes: the last 3 bytes "
 			      "never run");
@@ -441,7 +432,8 @@ Test(verify, verified_programs_terminate)
 	uint8_t pkt[64] = { 0 };
 	uint64_t r;
 	size_t len;
-	uint8_t *code = assemble("top: PUSH 1 PUSH 1 JEQ top PUSH 1 RET", &len);
+	uint8_t *code =
+		tv_assemble("top: PUSH 1 PUSH 1 JEQ top PUSH 1 RET", &len);
 
 	pcv_vfm_opts_init(&o);
 	o.allow_loops = true;

@@ -19,6 +19,7 @@
 
 #include "pcv/error.h"
 #include "pcv/vfm.h"
+#include "vectors.h"
 
 /* ---- helpers: bytes ------------------------------------------------------ */
 
@@ -128,253 +129,26 @@ static void expect_error(const char *src, const char *msg)
 #define CMP(jcc) jcc " 0c00 " PUSH0 "12 0900 " PUSH1
 #define PROTO6 "00 1700 04 0600000000000000 " CMP("13")
 
-/* ---- helpers: frames ----------------------------------------------------- */
+/* ---- helpers: running ---------------------------------------------------- */
 
-struct frame {
-	uint8_t b[700];
-	uint32_t n;
-};
+#define NFRAMES 12 /* the frames of tv_build() used here: 1-12 */
 
-static void put8(struct frame *f, unsigned v)
-{
-	cr_assert_lt(f->n, sizeof(f->b));
-	f->b[f->n++] = (uint8_t)v;
-}
-
-static void put16(struct frame *f, unsigned v)
-{
-	put8(f, v >> 8);
-	put8(f, v);
-}
-
-static void put32(struct frame *f, uint32_t v)
-{
-	put16(f, v >> 16);
-	put16(f, v & 0xffff);
-}
-
-static void putn(struct frame *f, const uint8_t *p, size_t n)
-{
-	while (n--)
-		put8(f, *p++);
-}
-
-static void zeros(struct frame *f, size_t n)
-{
-	while (n--)
-		put8(f, 0);
-}
-
-static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
-static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
-static const uint8_t v6_1[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
-static const uint8_t v6_2[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 2 };
-static const uint8_t v6_53[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x53 };
-static const uint8_t v6_lo[16] = { [15] = 1 };
-
-#define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
-#define HOST_A IP(192, 168, 1, 100)
-#define HOST_A2 IP(192, 168, 1, 101)
-#define HOST_B IP(10, 0, 0, 1)
-#define HOST_DNS IP(10, 0, 0, 53)
-
-static void eth(struct frame *f, unsigned type)
-{
-	putn(f, mac_b, 6);
-	putn(f, mac_a, 6);
-	put16(f, type);
-}
-
-static void ip4(struct frame *f, unsigned ihl, unsigned tot, unsigned frag,
-		unsigned proto, uint32_t src, uint32_t dst)
-{
-	unsigned i;
-
-	put8(f, 0x40 | ihl);
-	put8(f, 0);
-	put16(f, tot);
-	put16(f, 0);
-	put16(f, frag);
-	put8(f, 64);
-	put8(f, proto);
-	put16(f, 0);
-	put32(f, src);
-	put32(f, dst);
-	for (i = 20; i < ihl * 4; i++)
-		put8(f, 1); /* NOP options */
-}
-
-static void ip6(struct frame *f, unsigned plen, unsigned nh,
-		const uint8_t *src, const uint8_t *dst)
-{
-	put32(f, 0x60000000);
-	put16(f, plen);
-	put8(f, nh);
-	put8(f, 64);
-	putn(f, src, 16);
-	putn(f, dst, 16);
-}
-
-static void tcp(struct frame *f, unsigned sport, unsigned dport,
-		unsigned flags)
-{
-	put16(f, sport);
-	put16(f, dport);
-	put32(f, 0x01020304); /* seq */
-	put32(f, flags & 0x10 ? 0x0a0b0c0d : 0);
-	put8(f, 5 << 4);
-	put8(f, flags);
-	put16(f, 0xffff);
-	put16(f, 0);
-	put16(f, 0);
-}
-
-static void udp(struct frame *f, unsigned sport, unsigned dport,
-		unsigned len)
-{
-	put16(f, sport);
-	put16(f, dport);
-	put16(f, len);
-	put16(f, 0);
-}
-
-enum { SYN = 0x02, ACK = 0x10, PSH = 0x08 };
-#define NFRAMES 12
-
-/*
- * Frame @i (0-based; the spec's vector i + 1):
- *  1 v4 TCP SYN 192.168.1.100:1234 -> 10.0.0.1:80, 54 bytes
- *  2 v4 TCP ACK 1234 -> 443, 54
- *  3 v4 UDP 1234 -> 10.0.0.53:53, 50
- *  4 v4 UDP 10.0.0.53:53 -> 1234, IP total length 628, 642
- *  5 v4 ICMP echo, 66
- *  6 v4 TCP SYN 192.168.1.101:1235 -> 80 with IHL 6, 58
- *  7 v6 TCP PSH|ACK 2001:db8::1:443 -> ::1:80, 74
- *  8 ARP, 42
- *  9 runt: the first 20 bytes of frame 1
- * 10 VLAN 100, v4 TCP SYN 1234 -> 443, 58
- * 11 v6 Hop-by-Hop then UDP 2001:db8::2:5353 -> 2001:db8::53:53, 78
- * 12 v4 UDP non-first fragment (offset 1480), 42
- */
-static void build(int i, struct frame *f)
-{
-	memset(f, 0, sizeof(*f));
-	switch (i + 1) {
-	case 1:
-	case 9:
-		eth(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 80, SYN);
-		if (i + 1 == 9)
-			f->n = 20;
-		break;
-	case 2:
-		eth(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 443, ACK);
-		break;
-	case 3:
-		eth(f, 0x0800);
-		ip4(f, 5, 36, 0, 17, HOST_A, HOST_DNS);
-		udp(f, 1234, 53, 16);
-		put32(f, 0x12340100);
-		put32(f, 0x00010000);
-		break;
-	case 4:
-		eth(f, 0x0800);
-		ip4(f, 5, 628, 0, 17, HOST_DNS, HOST_A);
-		udp(f, 53, 1234, 608);
-		zeros(f, 600);
-		break;
-	case 5:
-		eth(f, 0x0800);
-		ip4(f, 5, 52, 0, 1, HOST_A, HOST_B);
-		put32(f, 0x08000000); /* echo request */
-		put32(f, 0x00010001);
-		zeros(f, 24);
-		break;
-	case 6:
-		eth(f, 0x0800);
-		ip4(f, 6, 44, 0, 6, HOST_A2, HOST_B);
-		tcp(f, 1235, 80, SYN);
-		break;
-	case 7:
-		eth(f, 0x86dd);
-		ip6(f, 20, 6, v6_1, v6_lo);
-		tcp(f, 443, 80, PSH | ACK);
-		break;
-	case 8:
-		eth(f, 0x0806);
-		put16(f, 1);
-		put16(f, 0x0800);
-		put8(f, 6);
-		put8(f, 4);
-		put16(f, 1);
-		putn(f, mac_a, 6);
-		put32(f, HOST_A);
-		zeros(f, 6);
-		put32(f, HOST_B);
-		break;
-	case 10:
-		putn(f, mac_b, 6);
-		putn(f, mac_a, 6);
-		put16(f, 0x8100);
-		put16(f, 100);
-		put16(f, 0x0800);
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
-		tcp(f, 1234, 443, SYN);
-		break;
-	case 11:
-		eth(f, 0x86dd);
-		ip6(f, 24, 0, v6_2, v6_53);
-		put8(f, 17); /* Hop-by-Hop: next UDP, 8 bytes, PadN */
-		put8(f, 0);
-		put16(f, 0x0104);
-		put32(f, 0);
-		udp(f, 5353, 53, 16);
-		zeros(f, 8);
-		break;
-	case 12:
-		eth(f, 0x0800);
-		ip4(f, 5, 28, 185, 17, HOST_A, HOST_DNS);
-		zeros(f, 8);
-		break;
-	}
-}
-
-/* 'A' accepted (ran, non-zero), 'D' dropped (ran, zero), 'E' error. */
+/* tv_verdict() on frame @i: 'A', 'D' or 'E'. */
 static char verdict(struct pcv_vfm *vm, int i, uint64_t ts)
 {
 	struct frame f;
-	uint8_t *copy;
-	uint64_t res = 0;
-	int st;
 
-	build(i, &f);
-	copy = malloc(f.n); /* exactly sized, for ASan */
-	cr_assert_not_null(copy);
-	memcpy(copy, f.b, f.n);
-	st = pcv_vfm_run(vm, copy, f.n, ts, &res);
-	free(copy);
-	if (st != PCV_VFM_OK)
-		return 'E';
-	return res ? 'A' : 'D';
+	tv_build(i, &f);
+	return tv_verdict(vm, &f, ts);
 }
 
 static struct pcv_vfm *load(const char *src)
 {
-	char err[PCV_ERRBUF_SIZE] = "";
-	struct pcv_vfm_opts o;
-	struct pcv_vfm *vm = NULL;
 	uint8_t *code;
 	size_t len;
 
 	compile_ok(src, &code, &len);
-	pcv_vfm_opts_init(&o);
-	cr_assert_eq(pcv_vfm_load(&vm, code, len, &o, err), 0,
-		     "%s: load: %s", src, err);
-	free(code);
-	return vm;
+	return tv_load(code, len, src);
 }
 
 /* Verdicts of @src on frames 1..12 must read @want. */
@@ -399,7 +173,7 @@ static uint64_t value(const char *src)
 	uint64_t res = 0;
 	int st;
 
-	build(0, &f);
+	tv_build(0, &f);
 	st = pcv_vfm_run(vm, f.b, f.n, 0, &res);
 	cr_assert_eq(st, PCV_VFM_OK, "%s: status %s", src,
 		     pcv_vfm_status_name(st));
@@ -1084,7 +858,7 @@ Test(vflisp, run_dissector_fields)
 	expect_run("(= final-proto 17)", "DDDDDDDDDDAD");
 	expect_run("has-ext-hdr", "DDDDDDDDDDAD");
 	cr_expect_eq(value("l4-dst-port"), 80);
-	cr_expect_eq(value("tcp-flags*"), SYN);
+	cr_expect_eq(value("tcp-flags*"), TV_SYN);
 }
 
 /* Frames of two flows for the stateful tests: flow 1 is frame 1 and its
@@ -1092,15 +866,15 @@ Test(vflisp, run_dissector_fields)
 static void flow_frame(struct frame *f, int flow, bool reply)
 {
 	memset(f, 0, sizeof(*f));
-	eth(f, 0x0800);
+	tv_eth(f, 0x0800);
 	if (reply)
-		ip4(f, 5, 40, 0, 6, HOST_B, HOST_A);
+		tv_ip4(f, 5, 40, 0, 6, TV_HOST_B, TV_HOST_A);
 	else
-		ip4(f, 5, 40, 0, 6, HOST_A, HOST_B);
+		tv_ip4(f, 5, 40, 0, 6, TV_HOST_A, TV_HOST_B);
 	if (flow == 1)
-		tcp(f, reply ? 80 : 1234, reply ? 1234 : 80, ACK);
+		tv_tcp(f, reply ? 80 : 1234, reply ? 1234 : 80, TV_ACK);
 	else
-		tcp(f, 1234, 443, ACK);
+		tv_tcp(f, 1234, 443, TV_ACK);
 }
 
 static bool match(struct pcv_vfm *vm, const struct frame *f, uint64_t ts)
@@ -1131,7 +905,7 @@ Test(vflisp, run_flow_first)
 	}
 	cr_expect_eq(n, 5);
 	/* no IP layer: always accepted */
-	build(7, &arp);
+	tv_build(7, &arp);
 	for (i = 0; i < 5; i++)
 		cr_expect(match(vm, &arp, 2000 + i));
 	pcv_vfm_free(vm);
@@ -1181,7 +955,7 @@ Test(vflisp, run_flow_count)
 		cr_assert_eq(pcv_vfm_run(vm2, f.b, f.n, 0, &r), PCV_VFM_OK);
 		cr_expect_eq(r, 1001u * i);
 	}
-	build(7, &arp);
+	tv_build(7, &arp);
 	cr_assert_eq(pcv_vfm_run(vm, arp.b, arp.n, 0, &r), PCV_VFM_OK);
 	cr_expect_eq(r, 0);
 	/* separate instances keep separate tables */
@@ -1245,7 +1019,7 @@ Test(vflisp, tcpdump_twins)
 			struct frame f;
 			char v = verdict(vm, i, 0);
 
-			build(i, &f);
+			tv_build(i, &f);
 			h.caplen = h.len = f.n;
 			want[i] = pcap_offline_filter(&prog, &h, f.b) ? 'A'
 								       : 'D';

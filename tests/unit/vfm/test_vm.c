@@ -23,45 +23,9 @@
 #include "pcv/error.h"
 #include "pcv/vfm.h"
 #include "vfm-int.h"
+#include "vectors.h"
 
 /* ---- frames -------------------------------------------------------------- */
-
-struct frame {
-	uint8_t b[2048];
-	uint32_t n;
-};
-
-static void put8(struct frame *f, uint8_t v)
-{
-	cr_assert_lt(f->n, sizeof(f->b), "test frame too long");
-	f->b[f->n++] = v;
-}
-
-static void put16(struct frame *f, uint16_t v)
-{
-	put8(f, (uint8_t)(v >> 8));
-	put8(f, (uint8_t)v);
-}
-
-static void put32(struct frame *f, uint32_t v)
-{
-	put16(f, (uint16_t)(v >> 16));
-	put16(f, (uint16_t)v);
-}
-
-static void putn(struct frame *f, const void *p, size_t len)
-{
-	const uint8_t *s = p;
-
-	while (len--)
-		put8(f, *s++);
-}
-
-static void zeros(struct frame *f, size_t len)
-{
-	while (len--)
-		put8(f, 0);
-}
 
 static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x0a };
 static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x0b };
@@ -133,21 +97,10 @@ static void v4_udp(struct frame *f, uint16_t sport, uint16_t dport,
 	udp(f, sport, dport, paylen);
 }
 
-static void ip6(struct frame *f, uint8_t nh, uint16_t plen,
-		const uint8_t *src, const uint8_t *dst)
-{
-	put32(f, 0x60000000);
-	put16(f, plen);
-	put8(f, nh);
-	put8(f, 64);
-	putn(f, src, 16);
-	putn(f, dst, 16);
-}
-
 static void v6_tcp(struct frame *f, uint16_t sport, uint16_t dport)
 {
 	eth(f, 0x86dd);
-	ip6(f, 6, 20, v6_a, v6_lo);
+	tv_ip6(f, 6, 20, v6_a, v6_lo);
 	tcp(f, sport, dport, 0x02);
 }
 
@@ -206,7 +159,7 @@ static const uint32_t test_packet_len[10] = { 0,  54, 54, 50, 642,
 static void v6_ext_frag(struct frame *f)
 {
 	eth(f, 0x86dd);
-	ip6(f, 0, 8 + 8 + 8 + 4, v6_a, v6_lo);
+	tv_ip6(f, 0, 8 + 8 + 8 + 4, v6_a, v6_lo);
 	put8(f, 44); /* hop-by-hop: next = fragment */
 	put8(f, 0);
 	put8(f, 1); /* PadN 4 */
@@ -223,7 +176,7 @@ static void v6_ext_frag(struct frame *f)
 static void v6_ext_tcp(struct frame *f)
 {
 	eth(f, 0x86dd);
-	ip6(f, 0, 8 + 16 + 20, v6_a, v6_lo);
+	tv_ip6(f, 0, 8 + 16 + 20, v6_a, v6_lo);
 	put8(f, 60);
 	put8(f, 0);
 	zeros(f, 6);
@@ -239,21 +192,11 @@ static void vlan_v6_tcp(struct frame *f)
 	eth(f, 0x8100);
 	put16(f, 100);
 	put16(f, 0x86dd);
-	ip6(f, 6, 20, v6_a, v6_lo);
+	tv_ip6(f, 6, 20, v6_a, v6_lo);
 	tcp(f, 443, 80, 0x12);
 }
 
 /* ---- running programs ---------------------------------------------------- */
-
-static uint8_t *assemble(const char *src, size_t *len)
-{
-	char err[PCV_ERRBUF_SIZE] = "";
-	uint8_t *code = NULL;
-	int rc = pcv_vfm_asm(src, &code, len, err);
-
-	cr_assert_eq(rc, 0, "asm '%s': %s", src, err);
-	return code;
-}
 
 static struct pcv_vfm *load_opts(const char *src,
 				 const struct pcv_vfm_opts *o)
@@ -261,7 +204,7 @@ static struct pcv_vfm *load_opts(const char *src,
 	char err[PCV_ERRBUF_SIZE] = "";
 	struct pcv_vfm *vm = NULL;
 	size_t len;
-	uint8_t *code = assemble(src, &len);
+	uint8_t *code = tv_assemble(src, &len);
 	int rc = pcv_vfm_load(&vm, code, len, o, err);
 
 	free(code);
@@ -273,21 +216,6 @@ static struct pcv_vfm *load_opts(const char *src,
 static struct pcv_vfm *load(const char *src)
 {
 	return load_opts(src, NULL);
-}
-
-/* Run on an exactly sized copy of the frame. */
-static int run_vm(struct pcv_vfm *vm, const uint8_t *pkt, uint32_t len,
-		  uint64_t ts, uint64_t *r)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-	int st;
-
-	cr_assert_not_null(copy);
-	if (len)
-		memcpy(copy, pkt, len);
-	st = pcv_vfm_run(vm, copy, len, ts, r);
-	free(copy);
-	return st;
 }
 
 /* The counted, unfused variant: a never-taken backward jump in front. */
@@ -313,12 +241,12 @@ static int run_src(const char *src, const uint8_t *pkt, uint32_t len,
 	uint64_t r1 = 0, r2 = 0;
 	int st1, st2;
 
-	st1 = run_vm(vm, pkt, len, 0, &r1);
+	st1 = tv_run(vm, pkt, len, 0, &r1);
 	pcv_vfm_free(vm);
 	pcv_vfm_opts_init(&o);
 	o.allow_loops = true;
 	vm = load_opts(csrc, &o);
-	st2 = run_vm(vm, pkt, len, 0, &r2);
+	st2 = tv_run(vm, pkt, len, 0, &r2);
 	pcv_vfm_free(vm);
 	free(csrc);
 	cr_assert_eq(st1, st2, "'%s': status %d fast, %d counted", src, st1,
@@ -755,7 +683,7 @@ Test(vm, ipv6_ext_walk)
 
 	/* Mobility uses the RFC 6275 length, (len + 1) * 8 */
 	eth(&f, 0x86dd);
-	ip6(&f, 135, 16 + 8, v6_a, v6_lo);
+	tv_ip6(&f, 135, 16 + 8, v6_a, v6_lo);
 	put8(&f, 17);
 	put8(&f, 1); /* 16 bytes, not upstream's 9 */
 	zeros(&f, 14);
@@ -766,7 +694,7 @@ Test(vm, ipv6_ext_walk)
 
 	/* AH: (len + 2) * 4 */
 	eth(&f, 0x86dd);
-	ip6(&f, 51, 12 + 8, v6_a, v6_lo);
+	tv_ip6(&f, 51, 12 + 8, v6_a, v6_lo);
 	put8(&f, 17);
 	put8(&f, 1);
 	zeros(&f, 10);
@@ -776,7 +704,7 @@ Test(vm, ipv6_ext_walk)
 
 	/* the walk is capped: 40 Hop-by-Hop headers in a row */
 	eth(&f, 0x86dd);
-	ip6(&f, 0, 40 * 8, v6_a, v6_lo);
+	tv_ip6(&f, 0, 40 * 8, v6_a, v6_lo);
 	for (int i = 0; i < 40; i++) {
 		put8(&f, i < 39 ? 0 : 17);
 		zeros(&f, 7);
@@ -973,7 +901,7 @@ static uint64_t flow_op(struct pcv_vfm *vm, int store, uint64_t key,
 		p[1 + i] = (uint8_t)(key >> (56 - 8 * i));
 		p[9 + i] = (uint8_t)(val >> (56 - 8 * i));
 	}
-	cr_assert_eq(run_vm(vm, p, sizeof(p), ts, &r), PCV_VFM_OK);
+	cr_assert_eq(tv_run(vm, p, sizeof(p), ts, &r), PCV_VFM_OK);
 	return r;
 }
 
@@ -1164,7 +1092,7 @@ static char *repeat_src(const char *head, const char *body, unsigned n,
 static int run_plain(const char *src, const struct frame *f, uint64_t *r)
 {
 	struct pcv_vfm *vm = load(src);
-	int st = run_vm(vm, f->b, f->n, 0, r);
+	int st = tv_run(vm, f->b, f->n, 0, r);
 
 	pcv_vfm_free(vm);
 	return st;
@@ -1235,16 +1163,16 @@ Test(vm, budget_loops)
 	pcv_vfm_opts_init(&o);
 	o.allow_loops = true;
 	vm = load_opts(loop10, &o);
-	cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
+	cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
 	cr_expect_eq(r, 10);
 	pcv_vfm_free(vm);
 	vm = load_opts(loop100k, &o);
-	cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_E_LIMIT);
+	cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_E_LIMIT);
 	cr_expect_eq(r, 0);
 	pcv_vfm_free(vm);
 
 	/* without allow_loops the loop does not load */
-	code = assemble(loop10, &len);
+	code = tv_assemble(loop10, &len);
 	cr_expect_eq(pcv_vfm_load(&vm, code, len, NULL, err), -EINVAL);
 	cr_expect_str_eq(err, "offset 29: JLT target 9 jumps backward "
 			      "(loops are not allowed)");
@@ -1252,7 +1180,7 @@ Test(vm, budget_loops)
 
 	/* an endless loop ends on the budget */
 	vm = load_opts("top: JMP top", &o);
-	cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_E_LIMIT);
+	cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_E_LIMIT);
 	pcv_vfm_free(vm);
 }
 
@@ -1359,7 +1287,7 @@ static void check_example(const char *src, size_t size, const char *want,
 {
 	struct pcv_vfm *vm;
 	size_t len;
-	uint8_t *code = assemble(src, &len);
+	uint8_t *code = tv_assemble(src, &len);
 
 	cr_expect_eq(len, size, "size %zu, want %zu", len, size);
 	free(code);
@@ -1372,7 +1300,7 @@ static void check_example(const char *src, size_t size, const char *want,
 
 		test_packet(&f, i);
 		cr_assert_eq(f.n, test_packet_len[i], "packet %d length", i);
-		st = run_vm(vm, f.b, f.n, 0, &r);
+		st = tv_run(vm, f.b, f.n, 0, &r);
 		if (st == PCV_VFM_E_BOUNDS)
 			got = 'E';
 		else if (st != PCV_VFM_OK)
@@ -1420,7 +1348,7 @@ Test(vm, legacy_numbering)
 				  err),
 		     0, "%s", err);
 	test_packet(&f, 1);
-	cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
+	cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
 	cr_expect_eq(r, 1);
 	pcv_vfm_free(vm);
 
@@ -1431,14 +1359,14 @@ Test(vm, legacy_numbering)
 
 	cr_assert_eq(pcv_vfm_load(&vm, push16, sizeof(push16), &o, err), 0,
 		     "%s", err);
-	cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
+	cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
 	cr_expect_eq(r, 0x1f1716ull);
 	pcv_vfm_free(vm);
 
 	/* simple_filter in the legacy numbering behaves as in HEAD */
 	{
 		size_t len;
-		uint8_t *code = assemble(simple_filter_src, &len);
+		uint8_t *code = tv_assemble(simple_filter_src, &len);
 		static const char want[] = "AAAAAADDA";
 
 		for (size_t pc = 0; pc < len;) {
@@ -1453,7 +1381,7 @@ Test(vm, legacy_numbering)
 			     err);
 		for (int i = 1; i <= 9; i++) {
 			test_packet(&f, i);
-			cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
+			cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
 			cr_expect_eq(r, want[i - 1] == 'A', "packet %d", i);
 		}
 		pcv_vfm_free(vm);
@@ -1469,7 +1397,7 @@ Test(vm, legacy_numbering)
 
 		cr_assert_eq(pcv_vfm_load(&vm, shl, sizeof(shl), &o, err), 0,
 			     "%s", err);
-		cr_expect_eq(run_vm(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
+		cr_expect_eq(tv_run(vm, f.b, f.n, 0, &r), PCV_VFM_OK);
 		cr_expect_eq(r, 2);
 		pcv_vfm_free(vm);
 		cr_expect_eq(pcv_vfm_load(&vm, bad, sizeof(bad), &o, err),
