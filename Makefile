@@ -28,7 +28,7 @@ endif
 
 # ---- flags ---------------------------------------------------------------
 
-PKGS := libpcap
+PKGS := libpcap libzstd sqlite3 libuv
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
@@ -40,7 +40,7 @@ ifeq ($(WERROR),1)
 WARN += -Werror
 endif
 OPT ?= -O2 -g
-BASE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -Iinclude -Icapture \
+BASE_CFLAGS := -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -Iinclude -Icapture -Istorage \
 	-MMD -MP $(PKG_CFLAGS)
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDLIBS := $(PKG_LIBS) -lpthread $(LDLIBS)
@@ -61,6 +61,9 @@ TOOL_SRCS := $(wildcard tests/tools/*.c)
 UNIT_SRCS := $(wildcard tests/unit/*/*.c)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRCS := $(wildcard bench/*.c)
+
+SCHEMA_SQL := $(sort $(wildcard schema/*.sql))
+SCHEMA_C := $(BUILD)/gen/schema.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 asanobj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
@@ -107,6 +110,7 @@ unit: $(UNIT)
 unit-asan: $(ASAN_UNIT)
 	@echo "== unit tests under ASan+UBSan"
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 		$(ASAN_UNIT) --jobs 2
 
 ## fuzz-regress: replay every fuzz target over its corpus (ASan+UBSan)
@@ -181,11 +185,28 @@ $(BUILD)/asan/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(CRIT_CFLAGS) -c $< -o $@
 
-$(LIB): $(call obj,$(LIB_SRCS))
+# The SQLite migrations, embedded in the library (storage/index-sqlite.c).
+$(SCHEMA_C): $(SCHEMA_SQL) scripts/embed-schema.sh
+	$(call msg,GEN,$@)
+	@mkdir -p $(@D)
+	$(Q)scripts/embed-schema.sh $(SCHEMA_SQL) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schema.o: $(SCHEMA_C) $(FLAGS_STAMP)
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -Istorage -c $< -o $@
+
+$(BUILD)/gen/schema-san.o: $(SCHEMA_C) $(FLAGS_STAMP)
+	$(call msg,CC-SAN,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -Istorage -c $< -o $@
+
+LIB_GEN := $(if $(SCHEMA_SQL),$(BUILD)/gen/schema.o)
+ASAN_LIB_GEN := $(if $(SCHEMA_SQL),$(BUILD)/gen/schema-san.o)
+
+$(LIB): $(call obj,$(LIB_SRCS)) $(LIB_GEN)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(ASAN_LIB): $(call asanobj,$(LIB_SRCS))
+$(ASAN_LIB): $(call asanobj,$(LIB_SRCS)) $(ASAN_LIB_GEN)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -224,12 +245,13 @@ $(BUILD)/asan/fuzz/%: $(BUILD)/asan/tests/fuzz/%.o \
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(if $(SCHEMA_SQL),$(SCHEMA_C))
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Icapture \
 		$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(LIB_SRCS) $(ALL_LDLIBS)
+		-Istorage -o $@ $< $(LIB_SRCS) $(if $(SCHEMA_SQL),$(SCHEMA_C)) \
+		$(ALL_LDLIBS)
 
 .SECONDARY:
 

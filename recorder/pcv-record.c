@@ -1,0 +1,467 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pcv-record.c - the recorder: capture from an interface (or import
+ * capture files) into a store of zstd segments indexed in SQLite.
+ *
+ * Threads: one capture thread per --threads (live, sharing the interface
+ * with PACKET_FANOUT), or the main thread reading the files one after the
+ * other (import); the writer thread (pcv/writer.h) stores what they push.
+ * Signals: SIGINT/SIGTERM stop capture, then the writer drains, flushes,
+ * seals and commits; SIGHUP seals the open segments and starts new ones.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pcv/pcv.h"
+#include "pcv/writer.h"
+
+#define MAX_THREADS 64
+#define MAX_FILES 4096
+
+static const char usage_text[] =
+	"Usage: pcv-record -i IFACE | -r FILE... -o DIR [options] [EXPRESSION]\n"
+	"\n"
+	"Record packets into DIR: zstd-compressed pcap segments and an SQLite\n"
+	"flow index, for pcv-query and pcv-cat.  EXPRESSION is a tcpdump filter.\n"
+	"\n"
+	"  -i, --interface IFACE     capture live (needs CAP_NET_RAW)\n"
+	"  -r, --read FILE           import a pcap/pcapng file; repeat it, or\n"
+	"                            give a quoted glob ('caps/*.pcap')\n"
+	"  -o, --output DIR          the store (created if missing)\n"
+	"  -f, --filter FILE         VFM filter (bytecode, assembly, VFLisp)\n"
+	"  -l, --lisp EXPR           VFM filter in VFLisp\n"
+	"  -s, --snaplen N           bytes kept per packet (default 262144)\n"
+	"  -b, --backend NAME        capture backend (default auto)\n"
+	"      --threads N           capture threads sharing IFACE (fanout)\n"
+	"  -z, --level N             zstd level, 1..19 (default 3)\n"
+	"      --block-size SIZE     raw bytes per block (default 1MiB)\n"
+	"      --segment-size SIZE   raw bytes per segment (default 256MiB)\n"
+	"      --segment-time DUR    segment length (default 60s live, none\n"
+	"                            for import; 0: no limit)\n"
+	"      --align               cut segments on multiples of segment-time\n"
+	"      --flush-interval DUR  data queryable after at most this (1s)\n"
+	"  -q, --quiet               no statistics line every 10 s\n"
+	"  -v, --verbose             say more\n"
+	"  -h, --help                this text\n"
+	"\n"
+	"SIGINT/SIGTERM: stop, store everything received, exit 0.\n"
+	"SIGHUP: seal the open segments and start new ones.\n"
+	"Exit status: 0 done, 1 failure, 2 usage error.\n"
+	"\n"
+	"Examples:\n"
+	"  pcv-record -i eth0 -o /data/caps\n"
+	"  pcv-record -i eth0 -o /data/caps --threads 2 'not port 22'\n"
+	"  pcv-record -r 'old/*.pcap' -o /data/caps\n";
+
+struct opts {
+	const char *iface, *dir;
+	const char *files[MAX_FILES];
+	unsigned nfiles;
+	unsigned threads;
+	bool quiet, verbose;
+	struct pcv_config cfg;
+	struct cli_filter filter;
+	struct pcv_writer_opts wo;
+};
+
+struct worker {
+	struct pcv_handle *h;
+	struct pcv_writer_src *src;
+	struct cli_filter filter; /* its own VFM instance */
+	pthread_t thread;
+	int rc;
+	char err[PCV_ERRBUF_SIZE];
+	uint64_t received;
+};
+
+static struct worker g_workers[MAX_THREADS];
+static unsigned g_nworkers;
+static struct pcv_writer *g_writer;
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP) {
+		if (g_writer)
+			pcv_writer_rotate(g_writer);
+		return;
+	}
+	g_stop = 1;
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		if (g_workers[i].h)
+			pcv_breakloop(g_workers[i].h);
+	}
+}
+
+static int add_files(struct opts *o, const char *pattern)
+{
+	glob_t g;
+	int rc = glob(pattern, GLOB_NOCHECK, NULL, &g);
+
+	if (rc != 0) {
+		cli_error("%s: cannot expand", pattern);
+		return -1;
+	}
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		if (o->nfiles == MAX_FILES) {
+			cli_error("more than %d files", MAX_FILES);
+			globfree(&g);
+			return -1;
+		}
+		o->files[o->nfiles++] = strdup(g.gl_pathv[i]);
+	}
+	globfree(&g);
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { O_THREADS = 256, O_BLOCK, O_SEGSIZE, O_SEGTIME, O_ALIGN,
+	       O_FLUSH };
+	static const struct option longopts[] = {
+		{ "interface", required_argument, NULL, 'i' },
+		{ "read", required_argument, NULL, 'r' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "filter", required_argument, NULL, 'f' },
+		{ "lisp", required_argument, NULL, 'l' },
+		{ "snaplen", required_argument, NULL, 's' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "threads", required_argument, NULL, O_THREADS },
+		{ "level", required_argument, NULL, 'z' },
+		{ "block-size", required_argument, NULL, O_BLOCK },
+		{ "segment-size", required_argument, NULL, O_SEGSIZE },
+		{ "segment-time", required_argument, NULL, O_SEGTIME },
+		{ "align", no_argument, NULL, O_ALIGN },
+		{ "flush-interval", required_argument, NULL, O_FLUSH },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool segtime_given = false;
+	uint64_t v;
+	int c;
+
+	pcv_config_init(&o->cfg);
+	pcv_writer_opts_init(&o->wo);
+	o->threads = 1;
+	while ((c = getopt_long(argc, argv, "i:r:o:f:l:s:b:z:qvh", longopts,
+				NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o->iface = optarg;
+			break;
+		case 'r':
+			if (add_files(o, optarg) < 0)
+				return -1;
+			break;
+		case 'o':
+			o->dir = optarg;
+			break;
+		case 'f':
+			o->filter.vfm_file = optarg;
+			break;
+		case 'l':
+			o->filter.vfl = optarg;
+			break;
+		case 's':
+			if (cli_parse_u64("--snaplen", optarg, 1,
+					  PCV_DEFAULT_SNAPLEN, &v) < 0)
+				return -1;
+			o->cfg.snaplen = (uint32_t)v;
+			break;
+		case 'b':
+			o->cfg.backend = optarg;
+			break;
+		case O_THREADS:
+			if (cli_parse_u64("--threads", optarg, 1, MAX_THREADS,
+					  &v) < 0)
+				return -1;
+			o->threads = (unsigned)v;
+			break;
+		case 'z':
+			if (cli_parse_u64("--level", optarg, 1, 19, &v) < 0)
+				return -1;
+			o->wo.level = (int)v;
+			break;
+		case O_BLOCK:
+			if (cli_parse_size("--block-size", optarg, 4096,
+					   64u << 20, &v) < 0)
+				return -1;
+			o->wo.block_size = (uint32_t)v;
+			break;
+		case O_SEGSIZE:
+			if (cli_parse_size("--segment-size", optarg, 1u << 20,
+					   1ull << 40, &o->wo.segment_size) < 0)
+				return -1;
+			break;
+		case O_SEGTIME:
+			if (cli_parse_duration_ns("--segment-time", optarg, 0,
+						  30ull * 86400 * 1000000000,
+						  &o->wo.segment_ns) < 0)
+				return -1;
+			segtime_given = true;
+			break;
+		case O_ALIGN:
+			o->wo.segment_align = true;
+			break;
+		case O_FLUSH:
+			if (cli_parse_duration_ns("--flush-interval", optarg,
+						  1000000, 3600ull * 1000000000,
+						  &o->wo.flush_ns) < 0)
+				return -1;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(CLI_EXIT_OK);
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+			return -1;
+		}
+	}
+	if (cli_filter_expr(&o->filter, argc, argv, optind) < 0)
+		return -1;
+	if (!o->iface == !o->nfiles) {
+		cli_error("give -i IFACE or -r FILE...");
+		return -1;
+	}
+	if (!o->dir) {
+		cli_error("give the store directory with -o DIR");
+		return -1;
+	}
+	if (o->nfiles && o->threads > 1) {
+		cli_error("--threads is for live capture (-i)");
+		return -1;
+	}
+	if (o->quiet)
+		o->wo.stats_ns = 0;
+	/* Imported files span whatever time they span: by default cut them
+	 * by size only, not into a segment per minute of old traffic. */
+	if (o->nfiles && !segtime_given)
+		o->wo.segment_ns = 0;
+	return 0;
+}
+
+static void on_batch(const struct pcv_batch *b, void *user)
+{
+	struct worker *wk = user;
+
+	if (wk->filter.vm) {
+		struct pcv_packet kept[PCV_MAX_BATCH];
+		struct pcv_batch kb = { .pkts = kept, .count = 0 };
+
+		for (uint32_t i = 0; i < b->count; i++) {
+			if (cli_filter_match(&wk->filter, &b->pkts[i]))
+				kept[kb.count++] = b->pkts[i];
+		}
+		b = &kb;
+		if (!kb.count)
+			return;
+		wk->received += kb.count;
+		pcv_writer_src_push(wk->src, &kb);
+		return;
+	}
+	wk->received += b->count;
+	pcv_writer_src_push(wk->src, b);
+}
+
+static void *capture_main(void *arg)
+{
+	struct worker *wk = arg;
+
+	wk->rc = pcv_capture_batch(wk->h, on_batch, wk);
+	if (wk->rc < 0)
+		snprintf(wk->err, sizeof(wk->err), "%s", pcv_get_error(wk->h));
+	pcv_writer_src_done(wk->src);
+	return NULL;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Open one capture (a live thread's, or a file) with its own VFM copy. */
+static int open_worker(struct opts *o, struct worker *wk, const char *src,
+		       const char *name, unsigned queue)
+{
+	char errbuf[PCV_ERRBUF_SIZE];
+	int rc;
+
+	wk->filter = o->filter;
+	wk->filter.expr = o->filter.expr;
+	wk->filter.vm = NULL;
+	rc = cli_filter_prepare(&wk->filter, &o->cfg);
+	if (rc != CLI_EXIT_OK)
+		return rc;
+	rc = pcv_open(&wk->h, src, &o->cfg, errbuf);
+	wk->filter.expr = NULL; /* o->filter's; compiled into the handle */
+	if (rc < 0) {
+		cli_error("%s", errbuf);
+		return rc == -EINVAL || rc == PCV_EBACKEND ? CLI_EXIT_USAGE
+							    : CLI_EXIT_FAIL;
+	}
+	rc = pcv_writer_src_add(g_writer, name, queue,
+				pcv_get_linktype(wk->h),
+				pcv_get_snaplen(wk->h), &wk->src);
+	if (rc < 0) {
+		cli_error("%s: %s", name, pcv_strerror(rc));
+		return CLI_EXIT_FAIL;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int run_live(struct opts *o)
+{
+	int rc = CLI_EXIT_OK;
+
+	if (o->threads > 1) {
+		o->cfg.fanout_group = (uint16_t)(getpid() & 0xffff);
+		o->cfg.fanout_mode = PCV_FANOUT_HASH;
+	}
+	for (unsigned i = 0; i < o->threads; i++) {
+		rc = open_worker(o, &g_workers[i], o->iface, o->iface, i);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		g_nworkers++;
+	}
+	if (pcv_writer_start(g_writer) < 0) {
+		cli_error("%s", pcv_writer_errmsg(g_writer));
+		return CLI_EXIT_FAIL;
+	}
+	fprintf(stderr, "%s: recording %s into %s (backend %s, %u thread%s)\n",
+		cli_prog, o->iface, o->dir, pcv_get_backend(g_workers[0].h),
+		o->threads, o->threads > 1 ? "s" : "");
+	for (unsigned i = 0; i < g_nworkers; i++)
+		pthread_create(&g_workers[i].thread, NULL, capture_main,
+			       &g_workers[i]);
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		pthread_join(g_workers[i].thread, NULL);
+		if (g_workers[i].rc < 0) {
+			cli_error("%s", g_workers[i].err);
+			rc = CLI_EXIT_FAIL;
+		}
+	}
+	return rc;
+}
+
+static int run_import(struct opts *o)
+{
+	char src[4096];
+	int rc = CLI_EXIT_OK;
+
+	if (o->nfiles > MAX_THREADS) {
+		cli_error("import at most %d files at a time", MAX_THREADS);
+		return CLI_EXIT_USAGE;
+	}
+	for (unsigned i = 0; i < o->nfiles; i++) {
+		snprintf(src, sizeof(src), "pcapfile:%s", o->files[i]);
+		rc = open_worker(o, &g_workers[i], src, "import", i);
+		if (rc != CLI_EXIT_OK)
+			return rc;
+		pcv_writer_src_set_blocking(g_workers[i].src, true);
+		g_nworkers++;
+	}
+	if (pcv_writer_start(g_writer) < 0) {
+		cli_error("%s", pcv_writer_errmsg(g_writer));
+		return CLI_EXIT_FAIL;
+	}
+	for (unsigned i = 0; i < g_nworkers && !g_stop; i++) {
+		struct worker *wk = &g_workers[i];
+
+		capture_main(wk);
+		if (wk->rc < 0) {
+			cli_error("%s", wk->err);
+			rc = CLI_EXIT_FAIL;
+		}
+	}
+	for (unsigned i = 0; i < g_nworkers; i++)
+		pcv_writer_src_done(g_workers[i].src);
+	return rc;
+}
+
+static void summary(const struct opts *o)
+{
+	struct pcv_writer_stats st;
+	uint64_t kdrop = 0, recv = 0;
+
+	pcv_writer_get_stats(g_writer, &st);
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		struct pcv_stats cs;
+
+		if (g_workers[i].h && pcv_get_stats(g_workers[i].h, &cs) == 0) {
+			kdrop += cs.kernel_dropped;
+			recv += cs.received;
+		}
+	}
+	fprintf(stderr,
+		"%s: %" PRIu64 " packets received, %" PRIu64
+		" stored in %" PRIu64 " segments (%" PRIu64 " blocks, %.2fx compression); "
+		"dropped: kernel %" PRIu64 ", ring %" PRIu64 ", disk %" PRIu64 "\n",
+		cli_prog, recv, st.packets, st.segments, st.blocks,
+		st.comp_bytes ? (double)st.raw_bytes / (double)st.comp_bytes : 0,
+		kdrop, st.ring_dropped, st.disk_dropped);
+	(void)o;
+}
+
+int main(int argc, char **argv)
+{
+	static struct opts o;
+	char errbuf[PCV_ERRBUF_SIZE] = "";
+	int rc, frc;
+
+	cli_init(argv[0]);
+	if (parse_args(argc, argv, &o) < 0)
+		return CLI_EXIT_USAGE;
+	if (mkdir(o.dir, 0755) < 0 && errno != EEXIST) {
+		cli_error("%s: %s", o.dir, strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	o.wo.dir = o.dir;
+	if (pcv_writer_open(&g_writer, &o.wo, errbuf) < 0) {
+		cli_error("%s", errbuf);
+		return CLI_EXIT_FAIL;
+	}
+	install_signals();
+	rc = o.iface ? run_live(&o) : run_import(&o);
+	if (rc != CLI_EXIT_OK && !g_nworkers) {
+		pcv_writer_close(g_writer);
+		return rc;
+	}
+	frc = pcv_writer_finish(g_writer);
+	if (frc < 0) {
+		cli_error("%s", pcv_writer_errmsg(g_writer));
+		rc = CLI_EXIT_FAIL;
+	}
+	summary(&o);
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		pcv_close(g_workers[i].h);
+		cli_filter_free(&g_workers[i].filter);
+	}
+	pcv_writer_close(g_writer);
+	cli_filter_free(&o.filter);
+	return rc;
+}

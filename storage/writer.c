@@ -1,0 +1,644 @@
+// SPDX-License-Identifier: MIT
+/*
+ * writer.c - the recorder's writer (pcv/writer.h): capture threads push
+ * copies of their batches through SPSC rings; one thread runs a libuv loop
+ * that stores them in segments, aggregates flows and commits the index.
+ *
+ * Threads and what they touch:
+ *   capture thread  src->cur, src->full (producer), src->free (consumer),
+ *                   the atomic counters, uv_async_send(&w->wake)
+ *   writer thread   everything else; libuv handles live and die here
+ *
+ * Durability order (DESIGN.md §6), at every flush: the open block of each
+ * source is written and fsync'd by pcv_seg_writer_flush(); only then are
+ * the new block rows and the flows seen since the last flush committed,
+ * in one index transaction.
+ *
+ * Sections: 1. batches and sources  2. storing packets  3. flush, rotate,
+ * stats  4. the loop  5. open/close
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "pcv/dissect.h"
+#include "pcv/index.h"
+#include "pcv/ring.h"
+#include "pcv/segment.h"
+#include "pcv/store.h"
+#include "pcv/writer.h"
+#include "storage-int.h"
+
+#define WBATCH_PKTS 256
+#define WBATCH_BYTES (1u << 20)
+#define NS 1000000000ull
+
+/* A capture thread's copy of (part of) a batch. */
+struct wbatch {
+	uint32_t n;
+	size_t used;
+	struct pcv_packet pkts[WBATCH_PKTS];
+	uint8_t data[WBATCH_BYTES];
+};
+
+struct pcv_writer_src {
+	struct pcv_writer *w;
+	struct pcv_ring full;       /* capture -> writer */
+	struct pcv_ring free;       /* writer -> capture */
+	struct wbatch *pool;
+	struct wbatch *cur;         /* capture thread: being filled */
+	atomic_bool done;
+	bool blocking;              /* push waits for buffers (import) */
+	_Atomic uint64_t ring_dropped;
+
+	/* Writer thread only. */
+	char iface[64];
+	unsigned queue;
+	int linktype;
+	uint32_t snaplen;
+	struct pcv_seg_writer *seg;
+	int64_t seg_id;
+	uint64_t seg_start_ns, seg_end_ns; /* end: 0 none */
+	uint64_t seg_raw;
+	size_t blocks_indexed;
+	struct pcv_flowtab *flows;
+	uint64_t oldest_unindexed_ns;  /* wall clock; 0: none */
+	struct pcv_writer_src *next;
+};
+
+struct pcv_writer {
+	struct pcv_writer_opts o;
+	char *dir;
+	int lock_fd;
+	struct pcv_index *ix;
+	struct pcv_writer_src *srcs;
+
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_timer_t flush_timer, stats_timer;
+	pthread_t thread;
+	bool loop_ready;  /* loop and handles initialised */
+	bool started;
+	atomic_bool finishing, rotate_req;
+
+	pthread_mutex_t st_lock;     /* guards st for readers elsewhere */
+	struct pcv_writer_stats st;
+	int err;
+	char errbuf[PCV_ERRBUF_SIZE];
+};
+
+/* ===== 1. batches and sources ========================================= */
+
+void pcv_writer_opts_init(struct pcv_writer_opts *o)
+{
+	*o = (struct pcv_writer_opts){
+		.level = 3,
+		.block_size = 1u << 20,
+		.segment_size = 256ull << 20,
+		.segment_ns = 60 * NS,
+		.flush_ns = NS,
+		.stats_ns = 10 * NS,
+		.max_flows = 1u << 16,
+		.pool_batches = 64,
+		.fsync = true,
+	};
+}
+
+static int seterr(struct pcv_writer *w, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int seterr(struct pcv_writer *w, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->err)
+		return err; /* keep the first */
+	va_start(ap, fmt);
+	vsnprintf(w->errbuf, sizeof(w->errbuf), fmt, ap);
+	va_end(ap);
+	w->err = err;
+	return err;
+}
+
+static uint64_t wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
+}
+
+int pcv_writer_src_add(struct pcv_writer *w, const char *iface,
+		       unsigned queue, int linktype, uint32_t snaplen,
+		       struct pcv_writer_src **srcp)
+{
+	uint32_t n = w->o.pool_batches, cap = 2;
+	struct pcv_writer_src *s;
+
+	*srcp = NULL;
+	if (w->started)
+		return -EBUSY;
+	while (cap < n)
+		cap <<= 1;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->pool = calloc(n, sizeof(*s->pool));
+	if (!s->pool || pcv_ring_init(&s->full, cap) < 0 ||
+	    pcv_ring_init(&s->free, cap) < 0 ||
+	    pcv_flowtab_open(&s->flows, w->o.max_flows) < 0) {
+		pcv_ring_destroy(&s->full);
+		pcv_ring_destroy(&s->free);
+		free(s->pool);
+		free(s);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		pcv_ring_push(&s->free, &s->pool[i]);
+	snprintf(s->iface, sizeof(s->iface), "%s", iface);
+	s->queue = queue;
+	s->linktype = linktype;
+	s->snaplen = snaplen;
+	s->w = w;
+	atomic_init(&s->done, false);
+	atomic_init(&s->ring_dropped, 0);
+	s->next = w->srcs;
+	w->srcs = s;
+	*srcp = s;
+	return 0;
+}
+
+/* Capture thread: hand the batch being filled to the writer. */
+static void src_submit(struct pcv_writer_src *s)
+{
+	if (!s->cur || s->cur->n == 0)
+		return;
+	pcv_ring_push(&s->full, s->cur); /* cannot fail: sized for the pool */
+	s->cur = NULL;
+}
+
+uint32_t pcv_writer_src_push(struct pcv_writer_src *s,
+			     const struct pcv_batch *b)
+{
+	uint32_t dropped = 0;
+
+	for (uint32_t i = 0; i < b->count; i++) {
+		const struct pcv_packet *p = &b->pkts[i];
+		struct wbatch *wb = s->cur;
+
+		if (wb && (wb->n == WBATCH_PKTS ||
+			   wb->used + p->caplen > WBATCH_BYTES)) {
+			src_submit(s);
+			wb = NULL;
+		}
+		if (!wb) {
+			wb = pcv_ring_pop(&s->free);
+			while (!wb && s->blocking) {
+				/* A file can wait for the writer; an interface
+				 * cannot, so only import does this. */
+				struct timespec ts = { 0, 100000 };
+
+				uv_async_send(&s->w->wake);
+				nanosleep(&ts, NULL);
+				wb = pcv_ring_pop(&s->free);
+			}
+			if (!wb) {
+				dropped++;
+				continue;
+			}
+			wb->n = 0;
+			wb->used = 0;
+			s->cur = wb;
+		}
+		memcpy(wb->data + wb->used, p->data, p->caplen);
+		wb->pkts[wb->n] = *p;
+		wb->pkts[wb->n].data = wb->data + wb->used;
+		wb->used += p->caplen;
+		wb->n++;
+	}
+	src_submit(s);
+	if (dropped)
+		atomic_fetch_add_explicit(&s->ring_dropped, dropped,
+					  memory_order_relaxed);
+	uv_async_send(&s->w->wake);
+	return dropped;
+}
+
+void pcv_writer_src_set_blocking(struct pcv_writer_src *s, bool blocking)
+{
+	s->blocking = blocking;
+}
+
+void pcv_writer_src_done(struct pcv_writer_src *s)
+{
+	src_submit(s);
+	atomic_store(&s->done, true);
+	uv_async_send(&s->w->wake);
+}
+
+/* ===== 2. storing packets ============================================= */
+
+static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
+{
+	struct pcv_writer *w = s->w;
+	struct pcv_seg_opts so;
+	char name[256], path[4096];
+	int rc;
+
+	rc = pcv_seg_name(name, sizeof(name), ts_ns, s->iface, s->queue);
+	if (rc < 0)
+		return seterr(w, rc, "segment name for %s", s->iface);
+	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+	pcv_seg_opts_init(&so);
+	so.linktype = s->linktype;
+	so.snaplen = s->snaplen;
+	so.level = w->o.level;
+	so.block_size = w->o.block_size;
+	so.fsync = w->o.fsync;
+	rc = pcv_seg_writer_open(&s->seg, path, &so);
+	if (rc < 0)
+		return seterr(w, rc, "%s: %s", path, pcv_strerror(rc));
+	rc = pcv_index_segment_add(w->ix, name, s->linktype, s->snaplen,
+				   s->iface, s->queue, ts_ns, &s->seg_id);
+	if (rc < 0) {
+		pcv_seg_writer_abandon(s->seg);
+		s->seg = NULL;
+		return seterr(w, rc, "index: %s", pcv_index_errmsg(w->ix));
+	}
+	s->seg_start_ns = ts_ns;
+	s->seg_raw = 0;
+	s->blocks_indexed = 0;
+	s->seg_end_ns = 0;
+	if (w->o.segment_ns) {
+		uint64_t len = w->o.segment_ns;
+
+		s->seg_end_ns = w->o.segment_align ? (ts_ns / len + 1) * len
+						   : ts_ns + len;
+	}
+	w->st.segments++; /* the caller holds st_lock */
+	return 0;
+}
+
+static int src_flush(struct pcv_writer_src *s);
+static int src_seal(struct pcv_writer_src *s);
+
+static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
+{
+	struct pcv_writer *w = s->w;
+	struct pcv_dissect d;
+	size_t nblocks;
+	int rc;
+
+	if (s->seg && (s->seg_raw >= w->o.segment_size ||
+		       (s->seg_end_ns && p->ts_ns >= s->seg_end_ns)))
+		src_seal(s);
+	if (!s->seg && seg_open(s, p->ts_ns) < 0) {
+		w->st.disk_dropped++;
+		return;
+	}
+	pcv_seg_writer_blocks(s->seg, &nblocks);
+	rc = pcv_seg_writer_add(s->seg, p, NULL);
+	if (rc < 0) {
+		/* Disk full or failing: count, keep going; the segment stays
+		 * whole up to its last block, and later packets retry. */
+		w->st.disk_dropped++;
+		return;
+	}
+	pcv_dissect(p->data, p->caplen, s->linktype, &d);
+	pcv_flowtab_add(s->flows, &d, p->ts_ns, p->len, (uint32_t)nblocks);
+	s->seg_raw += 16 + p->caplen;
+	w->st.packets++;
+	w->st.bytes += p->caplen;
+	if (!s->oldest_unindexed_ns)
+		s->oldest_unindexed_ns = wall_ns();
+}
+
+/* Drain everything the capture thread has submitted. */
+static void src_drain(struct pcv_writer_src *s)
+{
+	void *items[16];
+	uint32_t n;
+
+	while ((n = pcv_ring_pop_bulk(&s->full, items, 16)) > 0) {
+		pthread_mutex_lock(&s->w->st_lock);
+		for (uint32_t i = 0; i < n; i++) {
+			struct wbatch *wb = items[i];
+
+			for (uint32_t k = 0; k < wb->n; k++)
+				store_packet(s, &wb->pkts[k]);
+		}
+		pthread_mutex_unlock(&s->w->st_lock);
+		pcv_ring_push_bulk(&s->free, items, n);
+	}
+}
+
+/* ===== 3. flush, rotate, stats ======================================== */
+
+/*
+ * Make everything stored so far durable, then index it: the blocks first
+ * reach the disk (fsync), then their rows and the flows commit together.
+ */
+static int src_flush(struct pcv_writer_src *s)
+{
+	struct pcv_writer *w = s->w;
+	const struct pcv_seg_block *b;
+	const struct pcv_flow_rec *fr;
+	size_t n, nfr = 0;
+	int rc;
+
+	if (!s->seg)
+		return 0;
+	rc = pcv_seg_writer_flush(s->seg);
+	if (rc < 0) {
+		seterr(w, rc, "%s", pcv_seg_writer_errmsg(s->seg));
+		return rc;
+	}
+	b = pcv_seg_writer_blocks(s->seg, &n);
+	n = pcv_seg_writer_durable(s->seg);
+	if (n == s->blocks_indexed)
+		return 0;
+	rc = pcv_index_begin(w->ix);
+	for (size_t i = s->blocks_indexed; rc == 0 && i < n; i++) {
+		rc = pcv_index_block_add(w->ix, s->seg_id, &b[i]);
+		w->st.raw_bytes += b[i].raw_size;
+		w->st.comp_bytes += b[i].comp_size;
+		w->st.blocks++;
+	}
+	if (rc == 0) {
+		fr = pcv_flowtab_records(s->flows, &nfr);
+		rc = pcv_index_flows_put(w->ix, s->seg_id, fr, nfr);
+	}
+	if (rc == 0)
+		rc = pcv_index_commit(w->ix);
+	if (rc < 0) {
+		pcv_index_rollback(w->ix);
+		return seterr(w, rc, "index: %s", pcv_index_errmsg(w->ix));
+	}
+	w->st.flows += nfr;
+	pcv_flowtab_reset(s->flows);
+	s->blocks_indexed = n;
+	s->oldest_unindexed_ns = 0;
+	return 0;
+}
+
+static int src_seal(struct pcv_writer_src *s)
+{
+	struct pcv_writer *w = s->w;
+	size_t n;
+	const struct pcv_seg_block *b;
+	uint64_t end_ns;
+	int rc = src_flush(s);
+
+	if (!s->seg)
+		return rc;
+	b = pcv_seg_writer_blocks(s->seg, &n);
+	end_ns = n ? b[n - 1].last_ns : 0;
+	if (rc == 0) {
+		rc = pcv_seg_writer_seal(s->seg);
+		if (rc < 0)
+			seterr(w, rc, "sealing a segment of %s: %s", s->iface,
+			       pcv_strerror(rc));
+	} else {
+		pcv_seg_writer_abandon(s->seg);
+	}
+	s->seg = NULL;
+	if (rc == 0 && pcv_index_segment_seal(w->ix, s->seg_id, end_ns, n) < 0)
+		rc = seterr(w, -EIO, "index: %s", pcv_index_errmsg(w->ix));
+	return rc;
+}
+
+static void on_flush(uv_timer_t *t)
+{
+	struct pcv_writer *w = t->data;
+
+	pthread_mutex_lock(&w->st_lock);
+	for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
+		src_flush(s);
+	pthread_mutex_unlock(&w->st_lock);
+}
+
+static void log_line(struct pcv_writer *w, const char *line)
+{
+	if (w->o.log)
+		w->o.log(line, w->o.log_user);
+	else
+		fprintf(stderr, "%s\n", line);
+}
+
+static void on_stats(uv_timer_t *t)
+{
+	struct pcv_writer *w = t->data;
+	struct pcv_writer_stats st;
+	char line[512];
+
+	pcv_writer_get_stats(w, &st);
+	snprintf(line, sizeof(line),
+		 "stored %" PRIu64 " packets (%" PRIu64 " bytes), dropped: ring %" PRIu64
+		 ", disk %" PRIu64 "; compression %.2fx; %" PRIu64
+		 " flows; index lag %.1f s",
+		 st.packets, st.bytes, st.ring_dropped, st.disk_dropped,
+		 st.comp_bytes ? (double)st.raw_bytes / (double)st.comp_bytes
+			       : 0.0,
+		 st.flows, (double)st.index_lag_ns / 1e9);
+	log_line(w, line);
+}
+
+void pcv_writer_get_stats(struct pcv_writer *w, struct pcv_writer_stats *st)
+{
+	uint64_t now = wall_ns(), oldest = 0;
+
+	pthread_mutex_lock(&w->st_lock);
+	*st = w->st;
+	for (struct pcv_writer_src *s = w->srcs; s; s = s->next) {
+		st->ring_dropped += atomic_load(&s->ring_dropped);
+		if (s->oldest_unindexed_ns &&
+		    (!oldest || s->oldest_unindexed_ns < oldest))
+			oldest = s->oldest_unindexed_ns;
+	}
+	pthread_mutex_unlock(&w->st_lock);
+	st->index_lag_ns = oldest && now > oldest ? now - oldest : 0;
+}
+
+/* ===== 4. the loop ===================================================== */
+
+static bool all_done(struct pcv_writer *w)
+{
+	for (struct pcv_writer_src *s = w->srcs; s; s = s->next) {
+		if (!atomic_load(&s->done) || pcv_ring_count(&s->full))
+			return false;
+	}
+	return true;
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_wake(uv_async_t *a)
+{
+	struct pcv_writer *w = a->data;
+
+	for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
+		src_drain(s);
+	if (atomic_exchange(&w->rotate_req, false)) {
+		pthread_mutex_lock(&w->st_lock);
+		for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
+			src_seal(s);
+		pthread_mutex_unlock(&w->st_lock);
+	}
+	if (atomic_load(&w->finishing) && all_done(w)) {
+		pthread_mutex_lock(&w->st_lock);
+		for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
+			src_seal(s);
+		pthread_mutex_unlock(&w->st_lock);
+		uv_close((uv_handle_t *)&w->wake, close_cb);
+		uv_close((uv_handle_t *)&w->flush_timer, close_cb);
+		uv_close((uv_handle_t *)&w->stats_timer, close_cb);
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct pcv_writer *w = arg;
+
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	return NULL;
+}
+
+int pcv_writer_start(struct pcv_writer *w)
+{
+	uint64_t flush_ms = w->o.flush_ns / 1000000, stats_ms;
+	int rc;
+
+	if (!flush_ms)
+		flush_ms = 1;
+	uv_timer_start(&w->flush_timer, on_flush, flush_ms, flush_ms);
+	if (w->o.stats_ns) {
+		stats_ms = w->o.stats_ns / 1000000;
+		uv_timer_start(&w->stats_timer, on_stats, stats_ms, stats_ms);
+	}
+	rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc)
+		return seterr(w, -rc, "starting the writer thread: %s",
+			      strerror(rc));
+	w->started = true;
+	return 0;
+}
+
+void pcv_writer_rotate(struct pcv_writer *w)
+{
+	atomic_store(&w->rotate_req, true);
+	uv_async_send(&w->wake);
+}
+
+int pcv_writer_finish(struct pcv_writer *w)
+{
+	if (!w->started)
+		return w->err;
+	atomic_store(&w->finishing, true);
+	uv_async_send(&w->wake);
+	pthread_join(w->thread, NULL);
+	w->started = false;
+	return w->err;
+}
+
+const char *pcv_writer_errmsg(const struct pcv_writer *w)
+{
+	return w->errbuf;
+}
+
+/* ===== 5. open/close =================================================== */
+
+int pcv_writer_open(struct pcv_writer **wp, const struct pcv_writer_opts *o,
+		    char *errbuf)
+{
+	struct pcv_writer *w;
+	int rc;
+
+	*wp = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->o = *o;
+	w->lock_fd = -1;
+	w->dir = strdup(o->dir);
+	pthread_mutex_init(&w->st_lock, NULL);
+	atomic_init(&w->finishing, false);
+	atomic_init(&w->rotate_req, false);
+	if (!w->dir) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	rc = access(w->dir, W_OK);
+	if (rc < 0) {
+		rc = -errno;
+		snprintf(errbuf, PCV_ERRBUF_SIZE, "%s: %s", w->dir,
+			 strerror(errno));
+		goto err;
+	}
+	rc = w->lock_fd = pcv_store_lock(w->dir, errbuf);
+	if (rc < 0)
+		goto err;
+	rc = pcv__store_open_index(w->dir, &w->ix, errbuf);
+	if (rc < 0)
+		goto err;
+	rc = pcv__store_reconcile(w->dir, w->ix, 0, NULL, errbuf);
+	if (rc < 0)
+		goto err;
+	uv_loop_init(&w->loop);
+	uv_async_init(&w->loop, &w->wake, on_wake);
+	uv_timer_init(&w->loop, &w->flush_timer);
+	uv_timer_init(&w->loop, &w->stats_timer);
+	w->wake.data = w->flush_timer.data = w->stats_timer.data = w;
+	w->loop_ready = true;
+	*wp = w;
+	return 0;
+err:
+	pcv_writer_close(w);
+	return rc;
+}
+
+void pcv_writer_close(struct pcv_writer *w)
+{
+	struct pcv_writer_src *s, *next;
+
+	if (!w)
+		return;
+	if (w->started)
+		pcv_writer_finish(w);
+	if (w->loop_ready) {
+		/* Never started: the handles are still open. */
+		if (!uv_is_closing((uv_handle_t *)&w->wake)) {
+			uv_close((uv_handle_t *)&w->wake, close_cb);
+			uv_close((uv_handle_t *)&w->flush_timer, close_cb);
+			uv_close((uv_handle_t *)&w->stats_timer, close_cb);
+		}
+		uv_run(&w->loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->loop);
+	}
+	for (s = w->srcs; s; s = next) {
+		next = s->next;
+		pcv_seg_writer_abandon(s->seg);
+		pcv_flowtab_close(s->flows);
+		pcv_ring_destroy(&s->full);
+		pcv_ring_destroy(&s->free);
+		free(s->pool);
+		free(s);
+	}
+	pcv_index_close(w->ix);
+	if (w->lock_fd >= 0)
+		close(w->lock_fd);
+	pthread_mutex_destroy(&w->st_lock);
+	free(w->dir);
+	free(w);
+}
