@@ -257,14 +257,30 @@ static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 	rc = pcv_seg_name(name, sizeof(name), ts_ns, s->iface, s->queue);
 	if (rc < 0)
 		return seterr(w, rc, "segment name for %s", s->iface);
-	snprintf(path, sizeof(path), "%s/%s", w->dir, name);
 	pcv_seg_opts_init(&so);
 	so.linktype = s->linktype;
 	so.snaplen = s->snaplen;
 	so.level = w->o.level;
 	so.block_size = w->o.block_size;
 	so.fsync = w->o.fsync;
-	rc = pcv_seg_writer_open(&s->seg, path, &so);
+	/* Two segments can start at the same nanosecond (the same file
+	 * imported twice, SIGHUP between packets of one timestamp): the
+	 * later one gets "-N" before the suffix. */
+	for (unsigned k = 0;; k++) {
+		if (k) {
+			size_t base = strlen(name) - strlen(PCV_SEG_SUFFIX);
+
+			name[base] = '\0';
+			if (k > 1)
+				*strrchr(name, '-') = '\0';
+			snprintf(name + strlen(name), sizeof(name) - strlen(name),
+				 "-%u%s", k, PCV_SEG_SUFFIX);
+		}
+		snprintf(path, sizeof(path), "%s/%s", w->dir, name);
+		rc = pcv_seg_writer_open(&s->seg, path, &so);
+		if (rc != -EEXIST || k == 1000)
+			break;
+	}
 	if (rc < 0)
 		return seterr(w, rc, "%s: %s", path, pcv_strerror(rc));
 	rc = pcv_index_segment_add(w->ix, name, s->linktype, s->snaplen,

@@ -68,6 +68,45 @@ segments_as_pcap "$TMP/st" "$TMP/rt.pcap"
 "$CMP" "$TMP/gen.pcap" "$TMP/rt.pcap" >/dev/null || fail "rotated segments lost packets"
 ok "--segment-size 1MiB: $nseg segments, nothing lost"
 
+# --- the index deleted, then damaged: the next start rebuilds it ---------
+rm -f "$TMP/st"/index.sqlite*
+"$FSCK" "$TMP/st" >/dev/null 2>&1 || true
+n=$(sqlite3 "$TMP/st/index.sqlite" 'select sum(npkts) from blocks')
+[ "$n" = 20000 ] || fail "index deleted: rebuilt with $n packets"
+printf 'this is not a database at all, not even close....................' >"$TMP/st/index.sqlite"
+rm -f "$TMP/st"/index.sqlite-*
+"$TOOLS/pcv-gen" -o "$TMP/more.pcap" -n 100 -s 3 2>/dev/null
+"$REC" -q -r "$TMP/more.pcap" -o "$TMP/st" 2>"$TMP/err" ||
+	fail "start over a damaged index: $(cat "$TMP/err")"
+grep -q "damaged" "$TMP/err" || fail "no word about the damaged index: $(cat "$TMP/err")"
+ls "$TMP/st"/index.sqlite.damaged-* >/dev/null || fail "the damaged index was not kept aside"
+n=$(sqlite3 "$TMP/st/index.sqlite" 'select sum(npkts) from blocks')
+[ "$n" = 20100 ] || fail "after a damaged index: $n packets indexed, expected 20100"
+ok "index deleted, then damaged: rebuilt from the segments (the damaged file kept aside)"
+
+# --- bad output directories ------------------------------------------------
+rc=0
+"$REC" -q -r "$TMP/more.pcap" -o /proc/pcv-nope 2>"$TMP/err" || rc=$?
+[ $rc -eq 1 ] || fail "unusable directory: exit $rc"
+ok "unusable directory -> 1: $(cat "$TMP/err")"
+mkdir -p "$TMP/ro"
+rc=0
+setpriv --reuid=65534 --regid=65534 --clear-groups "$REC" -q -r "$TMP/more.pcap" \
+	-o "$TMP/ro" 2>"$TMP/err" || rc=$?
+[ $rc -eq 1 ] && grep -q "Permission denied" "$TMP/err" ||
+	fail "unwritable directory: exit $rc: $(cat "$TMP/err")"
+ok "unwritable directory -> 1: $(cat "$TMP/err")"
+
+# --- rotation by time (packet time on import) ------------------------------
+rm -rf "$TMP/st"
+"$REC" -q -r "$TMP/gen.pcap" -o "$TMP/st" --segment-time 5ms 2>/dev/null ||
+	fail "import with --segment-time failed"
+nseg=$(ls "$TMP/st"/*.pcap.zst | wc -l)
+[ "$nseg" -ge 4 ] || fail "--segment-time 5ms over 20 ms of packets: $nseg segments"
+segments_as_pcap "$TMP/st" "$TMP/rt.pcap"
+"$CMP" "$TMP/gen.pcap" "$TMP/rt.pcap" >/dev/null || fail "time-rotated segments lost packets"
+ok "--segment-time 5ms: $nseg segments, nothing lost"
+
 # --- kill -9 during import, then recovery ---------------------------------
 for i in $(seq 10); do
 	rm -rf "$TMP/st"
@@ -111,6 +150,9 @@ seen=$(sqlite3 "$TMP/live/index.sqlite" 'select coalesce(sum(npkts),0) from bloc
 [ "$seen" -eq 3000 ] || fail "2.5 s after sending, the index holds $seen of 3000"
 kill -HUP $(ip netns pids pvrec-b)
 sleep 0.3
+# A storm of SIGHUPs with nothing to write: no empty segments, no crash.
+for _ in $(seq 50); do kill -HUP $(ip netns pids pvrec-b); done
+sleep 0.3
 in_ns pvrec a "$TOOLS/pcv-gen" -i va -n 1000 -s 7 -w "$TMP/sent2.pcap" 2>/dev/null
 sleep 0.5
 kill -INT $(ip netns pids pvrec-b)
@@ -123,7 +165,7 @@ segments_as_pcap "$TMP/live" "$TMP/got.pcap"
 cmp -s <(cat <(frames "$TMP/sent.pcap") <(frames "$TMP/sent2.pcap") | sort) \
 	<(frames "$TMP/got.pcap" | sort) || fail "stored frames differ from the sent ones"
 "$FSCK" "$TMP/live" >/dev/null || fail "fsck after a clean stop is not clean"
-ok "live: 4000 sent, 4000 stored byte for byte, 0 drops, indexed within 2.5 s, SIGHUP rotated"
+ok "live: 4000 sent, 4000 stored byte for byte, 0 drops, indexed within 2.5 s, SIGHUP rotated, a SIGHUP storm harmless"
 
 # --- a full disk -----------------------------------------------------------
 mkdir -p "$TMP/small"
