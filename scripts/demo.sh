@@ -3,7 +3,8 @@
 #
 # demo.sh - what `make demo` shows: a private veth pair in two network
 # namespaces, a mix of generated traffic on it (IPv4, IPv6, VLAN, TCP, UDP,
-# ICMP), and the packetvelocity viewer watching it live.  Nothing leaves
+# ICMP), the packetvelocity viewer watching it live, then pcv-record
+# storing it and pcv-cat reading it back.  Nothing leaves
 # the namespaces, and they are removed at the end, also on failure.
 set -euo pipefail
 
@@ -49,13 +50,34 @@ wait $viewer
 echo
 cat "$TMP/err"
 echo
-echo "demo: a summary of 20000 frames at full speed:"
-"$TOP/scripts/netns.sh" exec $NS b "$BUILD/bin/packetvelocity" -i vb \
-	--seconds-num 3 >"$TMP/sum" 2>"$TMP/err" &
-viewer=$!
-wait_viewer "$TMP/err"
+echo "demo: now the recorder: pcv-record -i vb -o STORE   (in $NS-b)"
+STORE=$TMP/store
+"$TOP/scripts/netns.sh" exec $NS b "$BUILD/bin/pcv-record" -i vb -o "$STORE" \
+	-q 2>"$TMP/rec" &
+rec=$!
+for _ in $(seq 100); do
+	grep -q "recording" "$TMP/rec" 2>/dev/null && break
+	sleep 0.05
+done
 "$TOP/scripts/netns.sh" exec $NS a "$BUILD/tools/pcv-gen" -i va -n 20000 \
 	2>/dev/null
-wait $viewer
-cat "$TMP/sum"
-tail -1 "$TMP/err"
+sleep 1.5
+echo "demo: 20000 frames sent; pcv-record stops on SIGINT:"
+kill -INT $(ip netns pids $NS-b)
+wait $rec || true
+sed -n 's/^pcv-record: //p' "$TMP/rec"
+echo
+echo "demo: the store ($(du -sh "$STORE" | cut -f1)):"
+ls -l "$STORE" | tail -n +2
+echo
+echo "demo: pcv-fsck $STORE"
+"$BUILD/bin/pcv-fsck" "$STORE" | sed 's/^/  /'
+echo
+echo "demo: read it back: pcv-cat STORE | tcpdump -nqr - 'vlan and udp' | head -5"
+"$BUILD/bin/pcv-cat" "$STORE" 2>/dev/null | tcpdump -nqer - 'vlan and udp' 2>/dev/null |
+	head -5 || true
+echo
+echo "demo: any segment is plain zstd-compressed pcap:"
+seg=$(ls "$STORE"/*.pcap.zst | head -1)
+echo "  zstdcat ${seg##*/} | tcpdump -nr - | wc -l"
+echo "  $(zstdcat "$seg" | tcpdump -nr - 2>/dev/null | wc -l) packets"

@@ -38,8 +38,12 @@
 #include "pcv/writer.h"
 #include "storage-int.h"
 
-#define WBATCH_PKTS 256
-#define WBATCH_BYTES (1u << 20)
+/* A capture batch is 64 packets by default, and a batch buffer is handed
+ * over after each capture batch so that data is never held back waiting
+ * for traffic: size buffers for one capture batch of typical frames, and
+ * have many (a packet that does not fit starts the next buffer). */
+#define WBATCH_PKTS 64
+#define WBATCH_BYTES (128u << 10)
 #define NS 1000000000ull
 
 /* A capture thread's copy of (part of) a batch. */
@@ -108,7 +112,7 @@ void pcv_writer_opts_init(struct pcv_writer_opts *o)
 		.flush_ns = NS,
 		.stats_ns = 10 * NS,
 		.max_flows = 1u << 16,
-		.pool_batches = 64,
+		.pool_batches = 512,
 		.fsync = true,
 	};
 }

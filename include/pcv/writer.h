@@ -32,7 +32,8 @@ struct pcv_writer_opts {
 	uint64_t flush_ns;       /* flush interval (default 1 s) */
 	uint64_t stats_ns;       /* statistics line interval; 0: never */
 	uint32_t max_flows;      /* exact flows per source between flushes */
-	uint32_t pool_batches;   /* batch buffers per source (default 64) */
+	uint32_t pool_batches;   /* batch buffers per source, each up to 64
+				  * packets and 128 KiB (default 512) */
 	bool fsync;              /* fsync each flush (default true) */
 	void (*log)(const char *line, void *user); /* stats lines; NULL: stderr */
 	void *log_user;
