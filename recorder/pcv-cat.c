@@ -293,14 +293,17 @@ static int stream_load(struct cat *c, struct stream *s)
 	int rc;
 
 	if (!s->r && s->next < s->nblocks) {
-		size_t n;
+		size_t n = 0;
 
 		rc = pcv_seg_reader_open(&s->r, s->path, errbuf);
 		if (rc < 0) {
 			cli_error("%s", errbuf);
 			c->failed = true;
 			s->next = s->nblocks;
-		} else if (pcv_seg_reader_blocks(s->r, &n), n < s->nblocks) {
+		} else {
+			pcv_seg_reader_blocks(s->r, &n);
+		}
+		if (rc == 0 && n < s->nblocks) {
 			cli_error("%s: has %zu blocks now, %zu before: skipping the rest",
 				  s->path, n, s->nblocks);
 			c->failed = true;

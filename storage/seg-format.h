@@ -137,14 +137,16 @@ static inline uint64_t pcv__seg_table_frame(uint64_t n)
 	       PCV__SEG_FOOTER_SIZE;
 }
 
-#define PCV__PUT16(b, s, f) pcv__put_le16((b) + offsetof(typeof(*(s)), f), (s)->f)
-#define PCV__PUT32(b, s, f) pcv__put_le32((b) + offsetof(typeof(*(s)), f), (s)->f)
-#define PCV__PUT64(b, s, f) pcv__put_le64((b) + offsetof(typeof(*(s)), f), (s)->f)
-#define PCV__GET16(b, s, f) ((s)->f = pcv__get_le16((b) + offsetof(typeof(*(s)), f)))
-#define PCV__GET32(b, s, f) ((s)->f = pcv__get_le32((b) + offsetof(typeof(*(s)), f)))
-#define PCV__GET64(b, s, f) ((s)->f = pcv__get_le64((b) + offsetof(typeof(*(s)), f)))
-#define PCV__PUTB(b, s, f) memcpy((b) + offsetof(typeof(*(s)), f), (s)->f, sizeof((s)->f))
-#define PCV__GETB(b, s, f) memcpy((s)->f, (b) + offsetof(typeof(*(s)), f), sizeof((s)->f))
+/* Field @f of struct *@s, little-endian at its offset in buffer @b. */
+#define PCV__AT(b, s, f) ((b) + offsetof(typeof(*(s)), f))
+#define PCV__PUT16(b, s, f) pcv__put_le16(PCV__AT(b, s, f), (s)->f)
+#define PCV__PUT32(b, s, f) pcv__put_le32(PCV__AT(b, s, f), (s)->f)
+#define PCV__PUT64(b, s, f) pcv__put_le64(PCV__AT(b, s, f), (s)->f)
+#define PCV__GET16(b, s, f) ((s)->f = pcv__get_le16(PCV__AT(b, s, f)))
+#define PCV__GET32(b, s, f) ((s)->f = pcv__get_le32(PCV__AT(b, s, f)))
+#define PCV__GET64(b, s, f) ((s)->f = pcv__get_le64(PCV__AT(b, s, f)))
+#define PCV__PUTB(b, s, f) memcpy(PCV__AT(b, s, f), (s)->f, sizeof((s)->f))
+#define PCV__GETB(b, s, f) memcpy((s)->f, PCV__AT(b, s, f), sizeof((s)->f))
 
 /* A skippable frame header: our magic and the content size. */
 static inline void pcv__seg_put_skip(uint8_t *b, uint32_t size)
@@ -164,8 +166,7 @@ static inline void pcv__seg_hdr_encode(uint8_t *b, struct pcv__seg_hdr *h)
 	PCV__PUT32(b, h, block_size);
 	PCV__PUT64(b, h, created_ns);
 	PCV__PUTB(b, h, seg_id);
-	pcv__put_le32(b + offsetof(struct pcv__seg_hdr, level),
-		      (uint32_t)h->level);
+	pcv__put_le32(PCV__AT(b, h, level), (uint32_t)h->level);
 	h->crc = pcv__crc32c(0, b, offsetof(struct pcv__seg_hdr, crc));
 	PCV__PUT32(b, h, crc);
 }
@@ -181,7 +182,7 @@ static inline bool pcv__seg_hdr_decode(const uint8_t *b, struct pcv__seg_hdr *h)
 	PCV__GET32(b, h, block_size);
 	PCV__GET64(b, h, created_ns);
 	PCV__GETB(b, h, seg_id);
-	h->level = (int32_t)pcv__get_le32(b + offsetof(struct pcv__seg_hdr, level));
+	h->level = (int32_t)pcv__get_le32(PCV__AT(b, h, level));
 	PCV__GET32(b, h, crc);
 	return memcmp(h->tag, PCV__SEG_TAG_HDR, PCV__SEG_TAG_LEN) == 0 &&
 	       h->crc == pcv__crc32c(0, b, offsetof(struct pcv__seg_hdr, crc));
@@ -222,7 +223,8 @@ static inline bool pcv__seg_blk_decode(const uint8_t *b, struct pcv__seg_blk *k)
 	       k->crc == pcv__crc32c(0, b, offsetof(struct pcv__seg_blk, crc));
 }
 
-static inline void pcv__seg_entry_encode(uint8_t *b, const struct pcv__seg_entry *e)
+static inline void pcv__seg_entry_encode(uint8_t *b,
+					 const struct pcv__seg_entry *e)
 {
 	PCV__PUT64(b, e, offset);
 	PCV__PUT32(b, e, comp_size);
@@ -234,7 +236,8 @@ static inline void pcv__seg_entry_encode(uint8_t *b, const struct pcv__seg_entry
 	PCV__PUT64(b, e, seq);
 }
 
-static inline void pcv__seg_entry_decode(const uint8_t *b, struct pcv__seg_entry *e)
+static inline void pcv__seg_entry_decode(const uint8_t *b,
+					 struct pcv__seg_entry *e)
 {
 	PCV__GET64(b, e, offset);
 	PCV__GET32(b, e, comp_size);
@@ -272,7 +275,8 @@ static inline bool pcv__seg_footer_decode(const uint8_t *b,
 	PCV__GET32(b, f, crc);
 	PCV__GETB(b, f, tag);
 	return memcmp(f->tag, PCV__SEG_TAG_END, PCV__SEG_TAG_LEN) == 0 &&
-	       f->crc == pcv__crc32c(0, b, offsetof(struct pcv__seg_footer, crc));
+	       f->crc == pcv__crc32c(0, b,
+				     offsetof(struct pcv__seg_footer, crc));
 }
 
 /*

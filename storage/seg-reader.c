@@ -253,7 +253,9 @@ static int load_table(struct pcv_seg_reader *r)
 	if (f.version != PCV__SEG_VERSION ||
 	    memcmp(f.seg_id, r->seg_id, sizeof(f.seg_id)) != 0 ||
 	    f.table_offset < r->data_start || f.table_offset > r->size ||
-	    f.nblocks > (r->size - f.table_offset) / PCV__SEG_ENTRY_SIZE ||
+	    /* each block takes its record frame and at least one byte */
+	    f.nblocks > (f.table_offset - r->data_start) /
+				(PCV__SEG_BLK_FRAME + 1) ||
 	    pcv__seg_table_frame(f.nblocks) != r->size - f.table_offset) {
 		pcv__storage_err(r->errbuf, 0,
 				 "%s: footer does not match the file; walking the blocks",
@@ -717,11 +719,9 @@ int64_t pcv_seg_recover(const char *path, char *errbuf)
 	 * or the seek table.  More than that after the last whole block is
 	 * damage in the middle of the file; cutting it would lose blocks.
 	 */
-	biggest = r->block_size > PCV__PCAP_REC_HDR + r->snaplen
-			  ? r->block_size
-			  : PCV__PCAP_REC_HDR + r->snaplen;
-	if (biggest > PCV__SEG_RAW_MAX)
-		biggest = PCV__SEG_RAW_MAX;
+	biggest = PCV__SEG_RAW_MAX;
+	if (r->block_size < PCV__SEG_RAW_MAX - PCV__PCAP_REC_HDR - r->snaplen)
+		biggest = r->block_size + PCV__PCAP_REC_HDR + r->snaplen;
 	limit = ZSTD_compressBound(biggest) + PCV__SEG_BLK_FRAME;
 	if (limit < pcv__seg_table_frame(r->nblocks))
 		limit = pcv__seg_table_frame(r->nblocks);

@@ -4,16 +4,18 @@
  * file name.
  *
  * Packets are copied into a raw block buffer as pcap records.  A block is
- * closed when the next packet would take it past opts.block_size (or by
- * flush): it is compressed in one ZSTD_compress2() call into a buffer of
+ * closed by the packet that brings it to opts.block_size bytes or more
+ * (so the packet added is always in block number "blocks so far"), or by
+ * flush: it is compressed in one ZSTD_compress2() call into a buffer of
  * ZSTD_compressBound() bytes, its block record is appended after it, and
  * the two go to the file in one pwrite() at the end of the last whole
  * block.  Everything (buffers, the compression context, room for the
  * block table) is allocated at open or grown per block, never per packet.
  *
  * Failure leaves the file at its last whole block: a short or failed write
- * is truncated back, the block stays in the buffer to be retried by the
- * next add or flush, and the packet of the failing add is not stored.
+ * is truncated back, the block stays in the buffer (without the packet of
+ * the failing add, which is not stored) to be retried by the next add or
+ * flush.
  * "No room" - ENOSPC, EDQUOT, or EFBIG from RLIMIT_FSIZE (the process must
  * ignore SIGXFSZ to see it) - is always reported as -ENOSPC, with the real
  * reason in the message.
@@ -95,7 +97,7 @@ int pcv_seg_name(char *buf, size_t len, uint64_t start_ns, const char *iface,
 	if (w < 0 || (size_t)w >= sizeof(name) || (size_t)w >= len)
 		return -ENAMETOOLONG;
 	/* the interface name: only [A-Za-z0-9_.-], the rest becomes '_' */
-	n = strlen(stamp) + 12;
+	n = strlen(stamp) + strlen(".123456789Z-");
 	for (i = n; i < n + strlen(iface); i++) {
 		char c = name[i];
 
@@ -298,9 +300,9 @@ int pcv_seg_writer_open(struct pcv_seg_writer **wp, const char *path,
 	w->opt = *opts;
 	w->linktype = linktype;
 	w->path = strdup(path);
-	w->raw_cap = opts->block_size > PCV__PCAP_REC_HDR + opts->snaplen
-			     ? opts->block_size
-			     : PCV__PCAP_REC_HDR + opts->snaplen;
+	/* a block closes once it holds block_size bytes: it may hold one
+	 * record more than that */
+	w->raw_cap = opts->block_size + PCV__PCAP_REC_HDR + opts->snaplen;
 	w->raw = malloc(w->raw_cap);
 	w->out_cap = ZSTD_compressBound(w->raw_cap) + PCV__SEG_BLK_FRAME;
 	w->out = malloc(w->out_cap);
@@ -338,6 +340,7 @@ err:
 int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 		       bool *closed)
 {
+	uint64_t first, last;
 	uint8_t *rec;
 	size_t need;
 	int rc;
@@ -356,13 +359,8 @@ int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 					"%s: timestamp %llu ns is after 2106: pcap seconds are 32 bits",
 					w->path, (unsigned long long)p->ts_ns);
 	need = PCV__PCAP_REC_HDR + p->caplen;
-	if (w->npkts && w->raw_len + need > w->opt.block_size) {
-		rc = close_block(w);
-		if (rc < 0)
-			return rc;
-		if (closed)
-			*closed = true;
-	}
+	first = w->first_ns;
+	last = w->last_ns;
 	rec = w->raw + w->raw_len;
 	pcv__put_le32(rec, (uint32_t)(p->ts_ns / NS_PER_SEC));
 	pcv__put_le32(rec + 4, (uint32_t)(p->ts_ns % NS_PER_SEC));
@@ -376,6 +374,19 @@ int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 	if (!w->npkts || p->ts_ns > w->last_ns)
 		w->last_ns = p->ts_ns;
 	w->npkts++;
+	if (w->raw_len < w->opt.block_size)
+		return 0;
+	rc = close_block(w);
+	if (rc < 0) {
+		/* not stored: the block is as before, to be retried */
+		w->raw_len -= need;
+		w->npkts--;
+		w->first_ns = first;
+		w->last_ns = last;
+		return rc;
+	}
+	if (closed)
+		*closed = true;
 	return 0;
 }
 

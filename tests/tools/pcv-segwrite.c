@@ -16,7 +16,9 @@
  *     -n  no fsync
  *   exit 0 all written; 1 an input could not be read whole (or at all);
  *   3 an input's link type has no segment form (no segment written);
- *   2 usage or a write error.
+ *   4 a packet's time is past what pcap holds (2106; the segment stops
+ *   before it); 2 usage or a write error.  With several inputs, the
+ *   highest of their statuses.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -128,6 +130,8 @@ static int convert(struct job *j)
 		j->err = open_writer(j, 0); /* no packets: an empty segment */
 	if (j->err == PCV_ELINKTYPE) {
 		status = 3;
+	} else if (j->err == -ERANGE) {
+		status = 4;
 	} else if (j->err) {
 		status = 2;
 	} else if (finish(j) < 0) {
