@@ -77,6 +77,7 @@ struct opts {
 
 struct worker {
 	struct pcv_handle *h;
+	const char *file;      /* import: the file, for the progress bar */
 	struct pcv_writer_src *src;
 	struct cli_filter filter; /* its own VFM instance */
 	pthread_t thread;
@@ -85,6 +86,15 @@ struct worker {
 	uint64_t received;
 };
 
+/* The import progress bar, on a terminal only. */
+struct progress {
+	bool on;
+	uint64_t total, done;  /* bytes of all files; bytes read so far */
+	uint64_t pkts;
+	uint64_t start_ns, last_ns;
+};
+
+static struct progress g_progress;
 static struct worker g_workers[MAX_THREADS];
 static unsigned g_nworkers;
 static struct pcv_writer *g_writer;
@@ -259,10 +269,51 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Bytes read, packets/s and the time left, four times a second.  Bytes
+ * are counted as pcap records (16 + caplen), which is what a pcap file
+ * holds; pcapng files run a little ahead of the bar. */
+static void progress_update(const struct pcv_batch *b)
+{
+	struct progress *p = &g_progress;
+	uint64_t now = mono_ns();
+	double secs, frac, rate;
+	char bar[21];
+	int fill;
+
+	for (uint32_t i = 0; i < b->count; i++)
+		p->done += 16 + b->pkts[i].caplen;
+	p->pkts += b->count;
+	if (now - p->last_ns < 250000000u)
+		return;
+	p->last_ns = now;
+	secs = (double)(now - p->start_ns) / 1e9;
+	frac = p->total ? (double)p->done / (double)p->total : 0;
+	if (frac > 1)
+		frac = 1;
+	fill = (int)(frac * 20);
+	memset(bar, '#', (size_t)fill);
+	memset(bar + fill, '-', (size_t)(20 - fill));
+	bar[20] = '\0';
+	rate = secs > 0 ? (double)p->pkts / secs : 0;
+	fprintf(stderr, "\r[%s] %3.0f%%  %.0f of %.0f MB  %.0f pkt/s  ETA %.0f s   ",
+		bar, frac * 100, (double)p->done / 1e6, (double)p->total / 1e6,
+		rate, frac > 0 ? secs / frac - secs : 0);
+}
+
 static void on_batch(const struct pcv_batch *b, void *user)
 {
 	struct worker *wk = user;
 
+	if (g_progress.on)
+		progress_update(b);
 	if (wk->filter.vm) {
 		struct pcv_packet kept[PCV_MAX_BATCH];
 		struct pcv_batch kb = { .pkts = kept, .count = 0 };
@@ -377,7 +428,13 @@ static int run_import(struct opts *o)
 		cli_error("import at most %d files at a time", MAX_THREADS);
 		return CLI_EXIT_USAGE;
 	}
+	g_progress.on = !o->quiet && cli_stderr_is_tty();
+	g_progress.start_ns = mono_ns();
 	for (unsigned i = 0; i < o->nfiles; i++) {
+		struct stat st;
+
+		if (stat(o->files[i], &st) == 0)
+			g_progress.total += (uint64_t)st.st_size;
 		snprintf(src, sizeof(src), "pcapfile:%s", o->files[i]);
 		rc = open_worker(o, &g_workers[i], src, "import", i);
 		if (rc != CLI_EXIT_OK)
@@ -400,7 +457,37 @@ static int run_import(struct opts *o)
 	}
 	for (unsigned i = 0; i < g_nworkers; i++)
 		pcv_writer_src_done(g_workers[i].src);
+	if (g_progress.on) {
+		struct pcv_batch none = { .pkts = NULL, .count = 0 };
+
+		g_progress.last_ns = 0; /* draw the final state */
+		progress_update(&none);
+		fputc('\n', stderr);
+	}
 	return rc;
+}
+
+/*
+ * The writer's statistics line, with what the capture handles add.  It
+ * runs on the writer thread while capture threads count: the counters it
+ * reads are plain 64-bit words, so a line may be a packet behind, never
+ * torn on the platforms we build for.
+ */
+static void log_stats(const char *line, void *user)
+{
+	uint64_t kdrop = 0, recv = 0;
+
+	(void)user;
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		struct pcv_stats cs;
+
+		if (g_workers[i].h && pcv_get_stats(g_workers[i].h, &cs) == 0) {
+			kdrop += cs.kernel_dropped;
+			recv += cs.received;
+		}
+	}
+	fprintf(stderr, "%s: received %" PRIu64 ", kernel dropped %" PRIu64 "; %s\n",
+		cli_prog, recv, kdrop, line);
 }
 
 static void summary(const struct opts *o)
@@ -441,6 +528,7 @@ int main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	o.wo.dir = o.dir;
+	o.wo.log = log_stats;
 	if (pcv_writer_open(&g_writer, &o.wo, errbuf) < 0) {
 		cli_error("%s", errbuf);
 		return CLI_EXIT_FAIL;
