@@ -188,6 +188,32 @@ void cli_filter_report(const struct cli_filter *f)
 	fputc('\n', stderr);
 }
 
+int cli_capture_opt(int c, const char *arg, struct pcv_config *cfg,
+		    struct cli_filter *f)
+{
+	uint64_t v;
+
+	switch (c) {
+	case 'f':
+		f->vfm_file = arg;
+		return 1;
+	case 'l':
+		f->vfl = arg;
+		return 1;
+	case 's':
+		if (cli_parse_u64("--snaplen", arg, 1, PCV_DEFAULT_SNAPLEN,
+				  &v) < 0)
+			return -1;
+		cfg->snaplen = (uint32_t)v;
+		return 1;
+	case 'b':
+		cfg->backend = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void cli_filter_free(struct cli_filter *f)
 {
 	free(f->expr);

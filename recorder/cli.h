@@ -88,6 +88,15 @@ void cli_filter_report(const struct cli_filter *f);
 void cli_filter_free(struct cli_filter *f);
 
 /*
+ * cli_capture_opt() - the flags every capturing program shares, with the
+ * same letters everywhere: -f FILE, -l VFLISP, -s SNAPLEN, -b BACKEND.
+ * Return: 1 when @c was one of them, 0 when not, -1 after printing why
+ * @arg is bad.
+ */
+int cli_capture_opt(int c, const char *arg, struct pcv_config *cfg,
+		    struct cli_filter *f);
+
+/*
  * cli_vfm_read() - a VFM filter file as bytecode: .vfl is VFLisp,
  * .vfm/.vfasm assembly, .bin bytecode; another name by its content (text
  * starting with '(' is VFLisp, other text assembly, the rest bytecode).

@@ -127,6 +127,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	pcv_config_init(&o->cfg);
 	while ((c = getopt_long(argc, argv, "i:r:vpIb:s:B:c:f:l:hV", longopts,
 				NULL)) != -1) {
+		int shared = cli_capture_opt(c, optarg, &o->cfg, &o->filter);
+
+		if (shared < 0)
+			return -1;
+		if (shared)
+			continue;
 		switch (c) {
 		case 'i':
 			o->iface = optarg;
@@ -142,15 +148,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'I':
 			o->cfg.immediate = true;
-			break;
-		case 'b':
-			o->cfg.backend = optarg;
-			break;
-		case 's':
-			if (cli_parse_u64("--snaplen", optarg, 1,
-					  PCV_DEFAULT_SNAPLEN, &v) < 0)
-				return -1;
-			o->cfg.snaplen = (uint32_t)v;
 			break;
 		case 'B':
 			if (cli_parse_size("--buffer-size", optarg, 65536,
@@ -169,12 +166,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			if (cli_parse_u64("--seconds-num", optarg, 1,
 					  365ull * 86400, &o->seconds) < 0)
 				return -1;
-			break;
-		case 'f':
-			o->filter.vfm_file = optarg;
-			break;
-		case 'l':
-			o->filter.vfl = optarg;
 			break;
 		case OPT_VFM_LEGACY:
 			o->filter.vfm_legacy = true;

@@ -168,6 +168,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	o->threads = 1;
 	while ((c = getopt_long(argc, argv, "i:r:o:f:l:s:b:z:qvh", longopts,
 				NULL)) != -1) {
+		int shared = cli_capture_opt(c, optarg, &o->cfg, &o->filter);
+
+		if (shared < 0)
+			return -1;
+		if (shared)
+			continue;
 		switch (c) {
 		case 'i':
 			o->iface = optarg;
@@ -178,21 +184,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case 'o':
 			o->dir = optarg;
-			break;
-		case 'f':
-			o->filter.vfm_file = optarg;
-			break;
-		case 'l':
-			o->filter.vfl = optarg;
-			break;
-		case 's':
-			if (cli_parse_u64("--snaplen", optarg, 1,
-					  PCV_DEFAULT_SNAPLEN, &v) < 0)
-				return -1;
-			o->cfg.snaplen = (uint32_t)v;
-			break;
-		case 'b':
-			o->cfg.backend = optarg;
 			break;
 		case O_THREADS:
 			if (cli_parse_u64("--threads", optarg, 1, MAX_THREADS,
