@@ -167,6 +167,38 @@ cmp -s <(cat <(frames "$TMP/sent.pcap") <(frames "$TMP/sent2.pcap") | sort) \
 "$FSCK" "$TMP/live" >/dev/null || fail "fsck after a clean stop is not clean"
 ok "live: 4000 sent, 4000 stored byte for byte, 0 drops, indexed within 2.5 s, SIGHUP rotated, a SIGHUP storm harmless"
 
+# --- kill -9 during live capture, then a new start on the same store -----
+rm -rf "$TMP/live"
+for i in $(seq 10); do
+	in_ns pvrec b "$REC" -i vb -o "$TMP/live" -q --flush-interval 100ms \
+		2>"$TMP/err" &
+	rec=$!
+	n=100
+	until grep -q "recording" "$TMP/err" 2>/dev/null; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || fail "live kill -9 #$i: no start: $(cat "$TMP/err")"
+		sleep 0.05
+	done
+	in_ns pvrec a "$TOOLS/pcv-gen" -i va -n 2000 -s "$i" --rate 4000 \
+		2>/dev/null &
+	gen=$!
+	# Somewhere in the half second of traffic, after a few flushes.
+	sleep "0.$((20 + RANDOM % 30))"
+	kill -9 $(ip netns pids pvrec-b) 2>/dev/null || true
+	wait $rec 2>/dev/null || true
+	wait $gen || true
+	acked=$(sqlite3 "$TMP/live/index.sqlite" 'select coalesce(sum(npkts),0) from blocks')
+	"$FSCK" "$TMP/live" >/dev/null || true
+	"$FSCK" "$TMP/live" >/dev/null || fail "live kill -9 #$i: fsck not clean after repair"
+	have=$(sqlite3 "$TMP/live/index.sqlite" 'select coalesce(sum(npkts),0) from blocks')
+	[ "$have" -ge "$acked" ] || fail "live kill -9 #$i: $acked packets were indexed, $have remain"
+	# A kill that came after new packets reached the index.
+	[ "$acked" -gt "${before:-0}" ] && grew=$((${grew:-0} + 1))
+	before=$have
+done
+[ "${grew:-0}" -ge 5 ] || fail "live kill -9: only ${grew:-0} kills came after new packets were indexed"
+ok "kill -9 during live capture, 10 times ($grew after new packets were indexed): fsck finds the store whole, nothing indexed lost ($have stored)"
+
 # --- a full disk -----------------------------------------------------------
 mkdir -p "$TMP/small"
 if mount -t tmpfs -o size=3m tmpfs "$TMP/small" 2>/dev/null; then
