@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# bench/run.sh - run every built benchmark, $BUILD/bench/bench-*, in turn
+# bench/run.sh - run every built benchmark, $BUILD/bench/bench-*, and
+# every bench/bench-*.sh script, in turn
 # with no arguments (each finds its own input; see bench/*.c).  Called by
 # `make bench`; BUILD defaults to build.  Fails if any benchmark fails.
 
@@ -12,7 +13,7 @@ shopt -s nullglob
 
 rc=0
 ran=0
-for b in "$BUILD"/bench/bench-*; do
+for b in "$BUILD"/bench/bench-* "$(dirname "$0")"/bench-*.sh; do
 	[[ -f $b && -x $b ]] || continue
 	echo "== ${b##*/}"
 	if ! "$b"; then
