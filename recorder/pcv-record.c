@@ -344,6 +344,9 @@ static void install_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* A file-size limit (ulimit -f) then fails a write with EFBIG, which
+	 * the segment writer treats as a full disk, instead of killing us. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 /* Open one capture (a live thread's, or a file) with its own VFM copy. */

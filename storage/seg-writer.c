@@ -409,12 +409,19 @@ static int sync_dir(struct pcv_seg_writer *w)
 }
 
 /* Write the open block and make everything durable (as opts.fsync asks). */
+/*
+ * Close the open block and make every whole block durable.  When closing
+ * fails (a full disk), the blocks before it are still made durable, so
+ * that they can be indexed, and the failure is returned after.
+ */
 static int flush(struct pcv_seg_writer *w)
 {
-	int rc = close_block(w);
+	int close_rc = close_block(w), rc;
 
-	if (rc < 0)
-		return rc;
+	if (close_rc > 0)
+		close_rc = 0; /* a count: the block closed */
+	if (w->durable == w->nblocks)
+		return close_rc;
 	if (w->opt.fsync) {
 		if (fsync(w->fd) < 0)
 			return werr(w, -errno, "fsync", errno);
@@ -426,7 +433,7 @@ static int flush(struct pcv_seg_writer *w)
 		}
 	}
 	w->durable = w->nblocks;
-	return 0;
+	return close_rc;
 }
 
 int pcv_seg_writer_flush(struct pcv_seg_writer *w)

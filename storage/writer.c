@@ -373,19 +373,19 @@ static int src_flush(struct pcv_writer_src *s)
 	const struct pcv_seg_block *b;
 	const struct pcv_flow_rec *fr;
 	size_t n, nfr = 0;
-	int rc;
+	int rc, flush_rc;
 
 	if (!s->seg)
 		return 0;
-	rc = pcv_seg_writer_flush(s->seg);
-	if (rc < 0) {
-		seterr(w, rc, "%s", pcv_seg_writer_errmsg(s->seg));
-		return rc;
-	}
+	/* A failed flush (disk full) still leaves the blocks before it
+	 * durable: index those, and report the failure after. */
+	flush_rc = pcv_seg_writer_flush(s->seg);
+	if (flush_rc < 0)
+		seterr(w, flush_rc, "%s", pcv_seg_writer_errmsg(s->seg));
 	b = pcv_seg_writer_blocks(s->seg, &n);
 	n = pcv_seg_writer_durable(s->seg);
 	if (n == s->blocks_indexed)
-		return 0;
+		return flush_rc;
 	rc = pcv_index_begin(w->ix);
 	for (size_t i = s->blocks_indexed; rc == 0 && i < n; i++) {
 		rc = pcv_index_block_add(w->ix, s->seg_id, &b[i]);
@@ -407,7 +407,7 @@ static int src_flush(struct pcv_writer_src *s)
 	pcv_flowtab_reset(s->flows);
 	s->blocks_indexed = n;
 	s->oldest_unindexed_ns = 0;
-	return 0;
+	return flush_rc;
 }
 
 static int src_seal(struct pcv_writer_src *s)

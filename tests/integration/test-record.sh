@@ -199,6 +199,21 @@ done
 [ "${grew:-0}" -ge 5 ] || fail "live kill -9: only ${grew:-0} kills came after new packets were indexed"
 ok "kill -9 during live capture, 10 times ($grew after new packets were indexed): fsck finds the store whole, nothing indexed lost ($have stored)"
 
+# --- a file-size limit: writes fail with EFBIG, like a full disk ---------
+rm -rf "$TMP/st"
+rc=0
+(ulimit -f 2000; "$REC" -q -r "$TMP/gen.pcap" -o "$TMP/st" --block-size 64KiB) \
+	2>"$TMP/err" || rc=$?
+[ $rc -eq 1 ] || fail "ulimit -f: exit $rc: $(cat "$TMP/err")"
+grep -q "File too large" "$TMP/err" || fail "ulimit -f: $(cat "$TMP/err")"
+idx=$(sqlite3 "$TMP/st/index.sqlite" 'select coalesce(sum(npkts),0) from blocks')
+segments_as_pcap "$TMP/st" "$TMP/k.pcap"
+seg=$(tcpdump --count -r "$TMP/k.pcap" 2>/dev/null | sed -n 's/^\([0-9]*\) packets*$/\1/p')
+[ "$idx" -gt 0 ] && [ "$idx" = "$seg" ] ||
+	fail "ulimit -f: the index holds $idx packets, the segment $seg"
+"$FSCK" "$TMP/st" >/dev/null || fail "ulimit -f: the store needed repair"
+ok "file-size limit: $seg packets stored and indexed before it, the store clean, exit 1 with the reason"
+
 # --- a full disk -----------------------------------------------------------
 mkdir -p "$TMP/small"
 if mount -t tmpfs -o size=3m tmpfs "$TMP/small" 2>/dev/null; then
