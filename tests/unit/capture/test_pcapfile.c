@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "pcv/pcv.h"
+#include "../common/tmpdir.h"
 
 #define NS 1000000000ull
 #define LT_EN10MB 1     /* LINKTYPE_ETHERNET == DLT_EN10MB */
@@ -38,25 +39,14 @@
 
 static char tmpdir[64];
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void suite_init(void)
 {
-	strcpy(tmpdir, "/tmp/pcv-test-pcapfile-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+	tmpdir_make(tmpdir, sizeof(tmpdir), "pcapfile");
 }
 
 static void suite_fini(void)
 {
-	if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmpdir);
 }
 
 TestSuite(pcapfile, .init = suite_init, .fini = suite_fini, .timeout = 30);
@@ -64,12 +54,7 @@ TestSuite(pcapfile, .init = suite_init, .fini = suite_fini, .timeout = 30);
 /* A path in the temp dir.  The result lives in one of a few static slots. */
 static const char *tpath(const char *name)
 {
-	static char slots[8][128];
-	static unsigned next;
-	char *p = slots[next++ % 8];
-
-	snprintf(p, sizeof(slots[0]), "%s/%s", tmpdir, name);
-	return p;
+	return tmpdir_path(tmpdir, name);
 }
 
 static const char *write_file(const char *name, const void *data, size_t len)

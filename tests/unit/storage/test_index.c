@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "pcv/index.h"
+#include "../common/tmpdir.h"
 
 #define NS 1000000000ull
 
@@ -39,26 +40,15 @@
 static char dir[64];
 static char dbpath[128];
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void suite_init(void)
 {
-	strcpy(dir, "/tmp/pcv-test-index-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	tmpdir_make(dir, sizeof(dir), "index");
 	snprintf(dbpath, sizeof(dbpath), "%s/%s", dir, PCV_INDEX_FILE);
 }
 
 static void suite_fini(void)
 {
-	if (dir[0])
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(dir);
 }
 
 TestSuite(index, .init = suite_init, .fini = suite_fini, .timeout = 60);

@@ -27,6 +27,7 @@
 #include <zstd.h>
 
 #include "pcv/segment.h"
+#include "../common/tmpdir.h"
 #include "../../../storage/storage-int.h"
 
 #define NS 1000000000ull
@@ -36,37 +37,21 @@
 
 static char tmpdir[64];
 
-static int rm_entry(const char *path, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void suite_init(void)
 {
-	strcpy(tmpdir, "/tmp/pcv-test-segment-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+	tmpdir_make(tmpdir, sizeof(tmpdir), "segment");
 }
 
 static void suite_fini(void)
 {
-	if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(tmpdir);
 }
 
 TestSuite(segment, .init = suite_init, .fini = suite_fini, .timeout = 120);
 
 static const char *tpath(const char *name)
 {
-	static char slots[8][128];
-	static unsigned next;
-	char *p = slots[next++ % 8];
-
-	snprintf(p, sizeof(slots[0]), "%s/%s", tmpdir, name);
-	return p;
+	return tmpdir_path(tmpdir, name);
 }
 
 static uint64_t file_size(const char *path)
