@@ -77,7 +77,8 @@ struct opts {
 
 struct worker {
 	struct pcv_handle *h;
-	const char *file;      /* import: the file, for the progress bar */
+	const char *name;      /* segment names: the interface, or "import" */
+	unsigned queue;
 	struct pcv_writer_src *src;
 	struct cli_filter filter; /* its own VFM instance */
 	pthread_t thread;
@@ -350,8 +351,8 @@ static void install_signals(void)
 }
 
 /* Open one capture (a live thread's, or a file) with its own VFM copy. */
-static int open_worker(struct opts *o, struct worker *wk, const char *src,
-		       const char *name, unsigned queue)
+static int open_capture(struct opts *o, struct worker *wk, const char *src,
+			const char *name, unsigned queue)
 {
 	char errbuf[PCV_ERRBUF_SIZE];
 	int rc;
@@ -369,12 +370,56 @@ static int open_worker(struct opts *o, struct worker *wk, const char *src,
 		return rc == -EINVAL || rc == PCV_EBACKEND ? CLI_EXIT_USAGE
 							    : CLI_EXIT_FAIL;
 	}
-	rc = pcv_writer_src_add(g_writer, name, queue,
-				pcv_get_linktype(wk->h),
-				pcv_get_snaplen(wk->h), &wk->src);
-	if (rc < 0) {
-		cli_error("%s: %s", name, pcv_strerror(rc));
-		return CLI_EXIT_FAIL;
+	wk->name = name;
+	wk->queue = queue;
+	g_nworkers++;
+	return CLI_EXIT_OK;
+}
+
+/*
+ * Open every source before the store is touched, so that a wrong
+ * interface or file leaves no empty store behind.
+ */
+static int open_captures(struct opts *o)
+{
+	char src[4096];
+	int rc = CLI_EXIT_OK;
+
+	if (o->iface && o->threads > 1) {
+		o->cfg.fanout_group = (uint16_t)(getpid() & 0xffff);
+		o->cfg.fanout_mode = PCV_FANOUT_HASH;
+	}
+	if (o->nfiles > MAX_THREADS) {
+		cli_error("import at most %d files at a time", MAX_THREADS);
+		return CLI_EXIT_USAGE;
+	}
+	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads && o->iface; i++)
+		rc = open_capture(o, &g_workers[i], o->iface, o->iface, i);
+	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->nfiles; i++) {
+		struct stat st;
+
+		if (stat(o->files[i], &st) == 0)
+			g_progress.total += (uint64_t)st.st_size;
+		snprintf(src, sizeof(src), "pcapfile:%s", o->files[i]);
+		rc = open_capture(o, &g_workers[i], src, "import", i);
+	}
+	return rc;
+}
+
+/* Give each capture its source in the writer; a file may wait for it. */
+static int attach_sources(const struct opts *o)
+{
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		struct worker *wk = &g_workers[i];
+		int rc = pcv_writer_src_add(g_writer, wk->name, wk->queue,
+					    pcv_get_linktype(wk->h),
+					    pcv_get_snaplen(wk->h), &wk->src);
+
+		if (rc < 0) {
+			cli_error("%s: %s", wk->name, pcv_strerror(rc));
+			return CLI_EXIT_FAIL;
+		}
+		pcv_writer_src_set_blocking(wk->src, o->nfiles > 0);
 	}
 	return CLI_EXIT_OK;
 }
@@ -383,16 +428,6 @@ static int run_live(struct opts *o)
 {
 	int rc = CLI_EXIT_OK;
 
-	if (o->threads > 1) {
-		o->cfg.fanout_group = (uint16_t)(getpid() & 0xffff);
-		o->cfg.fanout_mode = PCV_FANOUT_HASH;
-	}
-	for (unsigned i = 0; i < o->threads; i++) {
-		rc = open_worker(o, &g_workers[i], o->iface, o->iface, i);
-		if (rc != CLI_EXIT_OK)
-			return rc;
-		g_nworkers++;
-	}
 	if (pcv_writer_start(g_writer) < 0) {
 		cli_error("%s", pcv_writer_errmsg(g_writer));
 		return CLI_EXIT_FAIL;
@@ -415,27 +450,10 @@ static int run_live(struct opts *o)
 
 static int run_import(struct opts *o)
 {
-	char src[4096];
 	int rc = CLI_EXIT_OK;
 
-	if (o->nfiles > MAX_THREADS) {
-		cli_error("import at most %d files at a time", MAX_THREADS);
-		return CLI_EXIT_USAGE;
-	}
 	g_progress.on = !o->quiet && cli_stderr_is_tty();
 	g_progress.start_ns = mono_ns();
-	for (unsigned i = 0; i < o->nfiles; i++) {
-		struct stat st;
-
-		if (stat(o->files[i], &st) == 0)
-			g_progress.total += (uint64_t)st.st_size;
-		snprintf(src, sizeof(src), "pcapfile:%s", o->files[i]);
-		rc = open_worker(o, &g_workers[i], src, "import", i);
-		if (rc != CLI_EXIT_OK)
-			return rc;
-		pcv_writer_src_set_blocking(g_workers[i].src, true);
-		g_nworkers++;
-	}
 	if (pcv_writer_start(g_writer) < 0) {
 		cli_error("%s", pcv_writer_errmsg(g_writer));
 		return CLI_EXIT_FAIL;
@@ -517,22 +535,30 @@ int main(int argc, char **argv)
 	cli_init(argv[0]);
 	if (parse_args(argc, argv, &o) < 0)
 		return CLI_EXIT_USAGE;
-	if (mkdir(o.dir, 0755) < 0 && errno != EEXIST) {
+	rc = open_captures(&o);
+	if (rc == CLI_EXIT_OK && mkdir(o.dir, 0755) < 0 && errno != EEXIST) {
 		cli_error("%s: %s", o.dir, strerror(errno));
-		return CLI_EXIT_FAIL;
+		rc = CLI_EXIT_FAIL;
 	}
 	o.wo.dir = o.dir;
 	o.wo.log = log_stats;
-	if (pcv_writer_open(&g_writer, &o.wo, errbuf) < 0) {
+	if (rc == CLI_EXIT_OK && pcv_writer_open(&g_writer, &o.wo, errbuf) < 0) {
 		cli_error("%s", errbuf);
-		return CLI_EXIT_FAIL;
+		rc = CLI_EXIT_FAIL;
+	}
+	if (rc == CLI_EXIT_OK)
+		rc = attach_sources(&o);
+	if (rc != CLI_EXIT_OK) {
+		for (unsigned i = 0; i < g_nworkers; i++) {
+			pcv_close(g_workers[i].h);
+			cli_filter_free(&g_workers[i].filter);
+		}
+		pcv_writer_close(g_writer);
+		cli_filter_free(&o.filter);
+		return rc;
 	}
 	install_signals();
 	rc = o.iface ? run_live(&o) : run_import(&o);
-	if (rc != CLI_EXIT_OK && !g_nworkers) {
-		pcv_writer_close(g_writer);
-		return rc;
-	}
 	frc = pcv_writer_finish(g_writer);
 	if (frc < 0) {
 		cli_error("%s", pcv_writer_errmsg(g_writer));

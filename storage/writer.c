@@ -18,7 +18,6 @@
  * stats  4. the loop  5. open/close
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>

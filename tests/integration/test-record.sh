@@ -84,6 +84,13 @@ n=$(sqlite3 "$TMP/st/index.sqlite" 'select sum(npkts) from blocks')
 [ "$n" = 20100 ] || fail "after a damaged index: $n packets indexed, expected 20100"
 ok "index deleted, then damaged: rebuilt from the segments (the damaged file kept aside)"
 
+# --- a bad source leaves no store behind ----------------------------------
+rc=0
+"$REC" -q -r "$TMP/none.pcap" -o "$TMP/never" 2>"$TMP/err" || rc=$?
+[ $rc -eq 1 ] && [ ! -e "$TMP/never" ] ||
+	fail "a missing input: exit $rc, store dir left: $(ls -d "$TMP/never" 2>&1)"
+ok "a missing input -> 1, no store created: $(cat "$TMP/err")"
+
 # --- bad output directories ------------------------------------------------
 rc=0
 "$REC" -q -r "$TMP/more.pcap" -o /proc/pcv-nope 2>"$TMP/err" || rc=$?
