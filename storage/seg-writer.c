@@ -5,17 +5,21 @@
  *
  * Packets are copied into a raw block buffer as pcap records.  A block is
  * closed by the packet that brings it to opts.block_size bytes or more
- * (so the packet added is always in block number "blocks so far"), or by
- * flush: it is compressed in one ZSTD_compress2() call into a buffer of
- * ZSTD_compressBound() bytes, its block record is appended after it, and
- * the two go to the file in one pwrite() at the end of the last whole
- * block.  Everything (buffers, the compression context, room for the
+ * (so the packet added is always in block pcv_seg_writer_block_seq()), or
+ * by flush.  A closed block is a job: it is compressed in one
+ * ZSTD_compress2() call into a buffer of ZSTD_compressBound() bytes and
+ * its checksum taken - inline, or on libuv's thread pool when opts.loop is
+ * set - then its block record is appended after it and the two go to the
+ * file in one pwrite() at the end of the last whole block.  Writes happen
+ * on the caller's thread only, in block order (retire()).  The jobs form a
+ * small ring: the open block fills the job after the last one submitted,
+ * so with a loop the caller fills one block while the pool compresses the
+ * ones before it.  Everything (buffers, compression contexts, room for the
  * block table) is allocated at open or grown per block, never per packet.
  *
  * Failure leaves the file at its last whole block: a short or failed write
- * is truncated back, the block stays in the buffer (without the packet of
- * the failing add, which is not stored) to be retried by the next add or
- * flush.
+ * is truncated back and the block stays in its job, to be retried by every
+ * later call; while no job is free, add refuses packets (not stored).
  * "No room" - ENOSPC, EDQUOT, or EFBIG from RLIMIT_FSIZE (the process must
  * ignore SIGXFSZ to see it) - is always reported as -ENOSPC, with the real
  * reason in the message.
@@ -28,11 +32,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 #include <zstd.h>
 
 #include "pcv/segment.h"
@@ -41,28 +47,56 @@
 
 #define NS_PER_SEC 1000000000ull
 
+/* Blocks in flight with a loop: one filling, the rest compressing. */
+#define SEG_JOBS_ASYNC 4
+
+enum job_state { JOB_FREE, JOB_BUSY, JOB_DONE };
+
+/* One block: filled as raw pcap records, compressed into out. */
+struct seg_job {
+	uint8_t *raw;
+	size_t raw_len;
+	uint8_t *out;      /* compressed frame + room for the record frame */
+	size_t comp;       /* ZSTD_compress2()'s result */
+	ZSTD_CCtx *cctx;
+	uint32_t npkts, crc;
+	uint64_t first_ns, last_ns;
+	enum job_state state; /* BUSY -> DONE under done_lock */
+};
+
 struct pcv_seg_writer {
 	int fd;
 	char *path;
 	struct pcv_seg_opts opt;
 	uint32_t linktype; /* LINKTYPE_ */
 	uint8_t seg_id[16];
-	ZSTD_CCtx *cctx;
 	uint64_t off;      /* end of the last whole block: the next write */
 
-	/* the open block */
-	uint8_t *raw;
-	size_t raw_cap, raw_len;
-	uint32_t npkts;
-	uint64_t first_ns, last_ns;
+	struct seg_job *jobs;
+	unsigned njobs;
+	unsigned head;     /* oldest closed block not yet written */
+	unsigned nclosed;  /* closed blocks not yet written */
+	struct seg_job *fill; /* the open block, or NULL */
+	size_t raw_cap, out_cap;
+	pthread_mutex_t done_lock;
+	pthread_cond_t done_cond;
 
-	uint8_t *out;      /* compressed frame + block record frame */
-	size_t out_cap;
-
-	struct pcv_seg_block *blocks;
+	struct pcv_seg_block *blocks; /* written */
 	size_t nblocks, blocks_cap, durable;
 	bool dir_synced;
 	char errbuf[PCV_ERRBUF_SIZE];
+};
+
+/* What the thread pool holds: the job, and whom to tell; never the writer,
+ * which may be gone when the after-work callback runs. */
+struct seg_work {
+	uv_work_t req;
+	struct seg_job *job;
+	size_t room;       /* of job->out for the frame */
+	pthread_mutex_t *lock;
+	pthread_cond_t *cond;
+	void (*ready)(void *user);
+	void *user;
 };
 
 void pcv_seg_opts_init(struct pcv_seg_opts *o)
@@ -155,16 +189,73 @@ static int write_at_end(struct pcv_seg_writer *w, const uint8_t *buf,
 	return werr(w, -e, what, e);
 }
 
-/* Compress the open block and write it with its record.  No-op if empty. */
-static int close_block(struct pcv_seg_writer *w)
+/* ----- blocks as jobs ----- */
+
+/* Compress a closed block and take its checksum.  Any thread. */
+static void job_compress(struct seg_job *j, size_t out_room)
+{
+	j->comp = ZSTD_compress2(j->cctx, j->out, out_room, j->raw, j->raw_len);
+	j->crc = pcv__crc32c(0, j->raw, j->raw_len);
+}
+
+static void work_cb(uv_work_t *req)
+{
+	struct seg_work *sw = (struct seg_work *)req;
+	struct seg_job *j = sw->job;
+
+	job_compress(j, sw->room);
+	pthread_mutex_lock(sw->lock);
+	j->state = JOB_DONE;
+	pthread_cond_broadcast(sw->cond);
+	pthread_mutex_unlock(sw->lock);
+}
+
+static void after_work_cb(uv_work_t *req, int status)
+{
+	struct seg_work *sw = (struct seg_work *)req;
+	void (*ready)(void *) = sw->ready;
+	void *user = sw->user;
+
+	(void)status; /* never cancelled */
+	free(sw);
+	if (ready)
+		ready(user);
+}
+
+/* Close the open block: compress it on the pool, or here. */
+static void job_submit(struct pcv_seg_writer *w, struct seg_job *j)
+{
+	size_t room = w->out_cap - PCV__SEG_BLK_FRAME;
+	struct seg_work *sw = w->opt.loop ? malloc(sizeof(*sw)) : NULL;
+
+	j->state = JOB_BUSY;
+	w->nclosed++;
+	w->fill = NULL;
+	if (sw) {
+		*sw = (struct seg_work){ .job = j, .room = room,
+					 .lock = &w->done_lock,
+					 .cond = &w->done_cond,
+					 .ready = w->opt.ready,
+					 .user = w->opt.ready_user };
+		if (uv_queue_work(w->opt.loop, &sw->req, work_cb,
+				  after_work_cb) == 0)
+			return;
+		free(sw);
+	}
+	job_compress(j, room);
+	j->state = JOB_DONE;
+}
+
+/* Append a compressed block and its record to the file. */
+static int write_block(struct pcv_seg_writer *w, struct seg_job *j)
 {
 	struct pcv__seg_blk k = { 0 };
 	struct pcv_seg_block *b;
-	size_t c;
 	int rc;
 
-	if (!w->npkts)
-		return 0;
+	if (ZSTD_isError(j->comp))
+		return pcv__storage_err(w->errbuf, -EIO, "%s: zstd: %s",
+					w->path, ZSTD_getErrorName(j->comp));
 	if (w->nblocks == w->blocks_cap) {
 		size_t cap = w->blocks_cap ? w->blocks_cap * 2 : 64;
 		void *nb = realloc(w->blocks, cap * sizeof(*w->blocks));
@@ -175,26 +266,21 @@ static int close_block(struct pcv_seg_writer *w)
 		w->blocks = nb;
 		w->blocks_cap = cap;
 	}
-	c = ZSTD_compress2(w->cctx, w->out, w->out_cap - PCV__SEG_BLK_FRAME,
-			   w->raw, w->raw_len);
-	if (ZSTD_isError(c))
-		return pcv__storage_err(w->errbuf, -EIO, "%s: zstd: %s",
-					w->path, ZSTD_getErrorName(c));
 	memcpy(k.seg_id, w->seg_id, sizeof(k.seg_id));
 	k.offset = w->off;
-	k.comp_size = (uint32_t)c;
-	k.raw_size = (uint32_t)w->raw_len;
-	k.first_ns = w->first_ns;
-	k.last_ns = w->last_ns;
-	k.npkts = w->npkts;
-	k.data_crc = pcv__crc32c(0, w->raw, w->raw_len);
+	k.comp_size = (uint32_t)j->comp;
+	k.raw_size = (uint32_t)j->raw_len;
+	k.first_ns = j->first_ns;
+	k.last_ns = j->last_ns;
+	k.npkts = j->npkts;
+	k.data_crc = j->crc;
 	k.seq = w->nblocks;
-	pcv__seg_put_skip(w->out + c, PCV__SEG_BLK_SIZE);
-	pcv__seg_blk_encode(w->out + c + PCV__SEG_SKIP_HDR, &k);
-	rc = write_at_end(w, w->out, c + PCV__SEG_BLK_FRAME, "a block");
+	pcv__seg_put_skip(j->out + j->comp, PCV__SEG_BLK_SIZE);
+	pcv__seg_blk_encode(j->out + j->comp + PCV__SEG_SKIP_HDR, &k);
+	rc = write_at_end(w, j->out, j->comp + PCV__SEG_BLK_FRAME, "a block");
 	if (rc < 0)
 		return rc;
-	w->off += c + PCV__SEG_BLK_FRAME;
+	w->off += j->comp + PCV__SEG_BLK_FRAME;
 	b = &w->blocks[w->nblocks++];
 	b->offset = k.offset;
 	b->comp_size = k.comp_size;
@@ -204,9 +290,56 @@ static int close_block(struct pcv_seg_writer *w)
 	b->npkts = k.npkts;
 	b->crc32c = k.data_crc;
 	b->seq = k.seq;
-	w->raw_len = 0;
-	w->npkts = 0;
-	return 1;
+	return 0;
+}
+
+/*
+ * Write the closed blocks whose compression is done, oldest first; with
+ * @wait, wait for each.  Stops at the first failed write, which stays
+ * first in line.  Return: 0 or that failure.
+ */
+static int retire(struct pcv_seg_writer *w, bool wait)
+{
+	while (w->nclosed) {
+		struct seg_job *j = &w->jobs[w->head];
+		bool done;
+		int rc;
+
+		pthread_mutex_lock(&w->done_lock);
+		while (wait && j->state == JOB_BUSY)
+			pthread_cond_wait(&w->done_cond, &w->done_lock);
+		done = j->state == JOB_DONE;
+		pthread_mutex_unlock(&w->done_lock);
+		if (!done)
+			return 0;
+		rc = write_block(w, j);
+		if (rc < 0)
+			return rc;
+		j->state = JOB_FREE;
+		w->head = (w->head + 1) % w->njobs;
+		w->nclosed--;
+	}
+	return 0;
+}
+
+/* Make sure there is an open block to add to. */
+static int take_fill(struct pcv_seg_writer *w)
+{
+	struct seg_job *j;
+	int rc;
+
+	if (w->fill)
+		return 0;
+	if (w->nclosed == w->njobs) {
+		rc = retire(w, true);
+		if (w->nclosed == w->njobs)
+			return rc;
+	}
+	j = &w->jobs[(w->head + w->nclosed) % w->njobs];
+	j->raw_len = 0;
+	j->npkts = 0;
+	w->fill = j;
+	return 0;
 }
 
 static int check_opts(const struct pcv_seg_opts *o, uint32_t *linktype)
@@ -228,7 +361,7 @@ static int check_opts(const struct pcv_seg_opts *o, uint32_t *linktype)
 /* The pcap header frame and the segment header frame, at offset 0. */
 static int write_headers(struct pcv_seg_writer *w)
 {
-	uint8_t pcap[PCV__PCAP_HDR];
+	uint8_t pcap[PCV__PCAP_HDR], *out = w->jobs[0].out;
 	struct pcv__seg_hdr h = { 0 };
 	struct timespec now;
 	size_t c;
@@ -241,7 +374,7 @@ static int write_headers(struct pcv_seg_writer *w)
 	pcv__put_le32(pcap + 12, 0); /* sigfigs */
 	pcv__put_le32(pcap + 16, w->opt.snaplen);
 	pcv__put_le32(pcap + 20, w->linktype);
-	c = ZSTD_compress2(w->cctx, w->out, w->out_cap, pcap, sizeof(pcap));
+	c = ZSTD_compress2(w->jobs[0].cctx, out, w->out_cap, pcap, sizeof(pcap));
 	if (ZSTD_isError(c))
 		return pcv__storage_err(w->errbuf, -EIO, "%s: zstd: %s",
 					w->path, ZSTD_getErrorName(c));
@@ -253,9 +386,9 @@ static int write_headers(struct pcv_seg_writer *w)
 	h.created_ns = (uint64_t)now.tv_sec * NS_PER_SEC + (uint64_t)now.tv_nsec;
 	memcpy(h.seg_id, w->seg_id, sizeof(h.seg_id));
 	h.level = w->opt.level;
-	pcv__seg_put_skip(w->out + c, PCV__SEG_HDR_SIZE);
-	pcv__seg_hdr_encode(w->out + c + PCV__SEG_SKIP_HDR, &h);
-	rc = write_at_end(w, w->out, c + PCV__SEG_HDR_FRAME, "the header");
+	pcv__seg_put_skip(out + c, PCV__SEG_HDR_SIZE);
+	pcv__seg_hdr_encode(out + c + PCV__SEG_SKIP_HDR, &h);
+	rc = write_at_end(w, out, c + PCV__SEG_HDR_FRAME, "the header");
 	if (rc < 0)
 		return rc;
 	w->off = c + PCV__SEG_HDR_FRAME;
@@ -300,24 +433,37 @@ int pcv_seg_writer_open(struct pcv_seg_writer **wp, const char *path,
 	w->opt = *opts;
 	w->linktype = linktype;
 	w->path = strdup(path);
+	pthread_mutex_init(&w->done_lock, NULL);
+	pthread_cond_init(&w->done_cond, NULL);
 	/* a block closes once it holds block_size bytes: it may hold one
 	 * record more than that */
 	w->raw_cap = opts->block_size + PCV__PCAP_REC_HDR + opts->snaplen;
-	w->raw = malloc(w->raw_cap);
 	w->out_cap = ZSTD_compressBound(w->raw_cap) + PCV__SEG_BLK_FRAME;
-	w->out = malloc(w->out_cap);
-	w->cctx = ZSTD_createCCtx();
-	if (!w->path || !w->raw || !w->out || !w->cctx) {
+	w->njobs = opts->loop ? SEG_JOBS_ASYNC : 1;
+	w->jobs = calloc(w->njobs, sizeof(*w->jobs));
+	if (!w->path || !w->jobs) {
 		rc = -ENOMEM;
 		goto err;
 	}
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel,
-						opts->level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_contentSizeFlag,
-						1))) {
-		rc = -EINVAL;
-		goto err;
+	for (unsigned i = 0; i < w->njobs; i++) {
+		struct seg_job *j = &w->jobs[i];
+
+		j->raw = malloc(w->raw_cap);
+		j->out = malloc(w->out_cap);
+		j->cctx = ZSTD_createCCtx();
+		if (!j->raw || !j->out || !j->cctx) {
+			rc = -ENOMEM;
+			goto err;
+		}
+		if (ZSTD_isError(ZSTD_CCtx_setParameter(j->cctx,
+				ZSTD_c_compressionLevel, opts->level)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(j->cctx,
+				ZSTD_c_checksumFlag, 1)) ||
+		    ZSTD_isError(ZSTD_CCtx_setParameter(j->cctx,
+				ZSTD_c_contentSizeFlag, 1))) {
+			rc = -EINVAL;
+			goto err;
+		}
 	}
 	new_seg_id(w->seg_id);
 	w->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -340,9 +486,8 @@ err:
 int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 		       bool *closed)
 {
-	uint64_t first, last;
+	struct seg_job *j;
 	uint8_t *rec;
-	size_t need;
 	int rc;
 
 	if (closed)
@@ -358,35 +503,30 @@ int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 		return pcv__storage_err(w->errbuf, -ERANGE,
 					"%s: timestamp %llu ns is after 2106: pcap seconds are 32 bits",
 					w->path, (unsigned long long)p->ts_ns);
-	need = PCV__PCAP_REC_HDR + p->caplen;
-	first = w->first_ns;
-	last = w->last_ns;
-	rec = w->raw + w->raw_len;
+	rc = take_fill(w);
+	if (rc < 0)
+		return rc;
+	j = w->fill;
+	rec = j->raw + j->raw_len;
 	pcv__put_le32(rec, (uint32_t)(p->ts_ns / NS_PER_SEC));
 	pcv__put_le32(rec + 4, (uint32_t)(p->ts_ns % NS_PER_SEC));
 	pcv__put_le32(rec + 8, p->caplen);
 	pcv__put_le32(rec + 12, p->len);
 	if (p->caplen)
 		memcpy(rec + PCV__PCAP_REC_HDR, p->data, p->caplen);
-	w->raw_len += need;
-	if (!w->npkts || p->ts_ns < w->first_ns)
-		w->first_ns = p->ts_ns;
-	if (!w->npkts || p->ts_ns > w->last_ns)
-		w->last_ns = p->ts_ns;
-	w->npkts++;
-	if (w->raw_len < w->opt.block_size)
+	j->raw_len += PCV__PCAP_REC_HDR + p->caplen;
+	if (!j->npkts || p->ts_ns < j->first_ns)
+		j->first_ns = p->ts_ns;
+	if (!j->npkts || p->ts_ns > j->last_ns)
+		j->last_ns = p->ts_ns;
+	j->npkts++;
+	if (j->raw_len < w->opt.block_size)
 		return 0;
-	rc = close_block(w);
-	if (rc < 0) {
-		/* not stored: the block is as before, to be retried */
-		w->raw_len -= need;
-		w->npkts--;
-		w->first_ns = first;
-		w->last_ns = last;
-		return rc;
-	}
+	job_submit(w, j);
 	if (closed)
 		*closed = true;
+	/* a failed write stays in line and is reported by later calls */
+	(void)retire(w, false);
 	return 0;
 }
 
@@ -408,20 +548,20 @@ static int sync_dir(struct pcv_seg_writer *w)
 	return rc;
 }
 
-/* Write the open block and make everything durable (as opts.fsync asks). */
 /*
- * Close the open block and make every whole block durable.  When closing
- * fails (a full disk), the blocks before it are still made durable, so
- * that they can be indexed, and the failure is returned after.
+ * Close the open block, write every closed block and make them durable.
+ * When a write fails (a full disk), the blocks before it are still made
+ * durable, so that they can be indexed, and the failure is returned after.
  */
 static int flush(struct pcv_seg_writer *w)
 {
-	int close_rc = close_block(w), rc;
+	int write_rc, rc;
 
-	if (close_rc > 0)
-		close_rc = 0; /* a count: the block closed */
+	if (w->fill && w->fill->npkts)
+		job_submit(w, w->fill);
+	write_rc = retire(w, true);
 	if (w->durable == w->nblocks)
-		return close_rc;
+		return write_rc;
 	if (w->opt.fsync) {
 		if (fsync(w->fd) < 0)
 			return werr(w, -errno, "fsync", errno);
@@ -433,7 +573,7 @@ static int flush(struct pcv_seg_writer *w)
 		}
 	}
 	w->durable = w->nblocks;
-	return close_rc;
+	return write_rc;
 }
 
 int pcv_seg_writer_flush(struct pcv_seg_writer *w)
@@ -451,6 +591,25 @@ const struct pcv_seg_block *pcv_seg_writer_blocks(const struct pcv_seg_writer *w
 size_t pcv_seg_writer_durable(const struct pcv_seg_writer *w)
 {
 	return w->durable;
+}
+
+uint64_t pcv_seg_writer_block_seq(const struct pcv_seg_writer *w)
+{
+	return w->nblocks + w->nclosed;
+}
+
+uint64_t pcv_seg_writer_pending(const struct pcv_seg_writer *w)
+{
+	uint64_t n = w->fill ? w->fill->npkts : 0;
+
+	for (unsigned i = 0; i < w->nclosed; i++)
+		n += w->jobs[(w->head + i) % w->njobs].npkts;
+	return n;
+}
+
+int pcv_seg_writer_poll(struct pcv_seg_writer *w)
+{
+	return w ? retire(w, false) : 0;
 }
 
 /* The seek table frame, ending with the footer, at the end of the file. */
@@ -528,10 +687,22 @@ void pcv_seg_writer_abandon(struct pcv_seg_writer *w)
 		return;
 	if (w->fd >= 0)
 		close(w->fd);
-	ZSTD_freeCCtx(w->cctx);
+	/* the pool may still be compressing into our buffers */
+	pthread_mutex_lock(&w->done_lock);
+	for (unsigned i = 0; w->jobs && i < w->njobs; i++) {
+		while (w->jobs[i].state == JOB_BUSY)
+			pthread_cond_wait(&w->done_cond, &w->done_lock);
+	}
+	pthread_mutex_unlock(&w->done_lock);
+	for (unsigned i = 0; w->jobs && i < w->njobs; i++) {
+		ZSTD_freeCCtx(w->jobs[i].cctx);
+		free(w->jobs[i].out);
+		free(w->jobs[i].raw);
+	}
+	pthread_cond_destroy(&w->done_cond);
+	pthread_mutex_destroy(&w->done_lock);
+	free(w->jobs);
 	free(w->blocks);
-	free(w->out);
-	free(w->raw);
 	free(w->path);
 	free(w);
 }

@@ -250,6 +250,15 @@ void pcv_writer_src_done(struct pcv_writer_src *s)
 
 /* ===== 2. storing packets ============================================= */
 
+/* The thread pool compressed a block: write what is ready, in order. */
+static void on_block_ready(void *user)
+{
+	struct pcv_writer *w = user;
+
+	for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
+		pcv_seg_writer_poll(s->seg);
+}
+
 static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 {
 	struct pcv_writer *w = s->w;
@@ -266,6 +275,9 @@ static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 	so.level = w->o.level;
 	so.block_size = w->o.block_size;
 	so.fsync = w->o.fsync;
+	so.loop = &w->loop;
+	so.ready = on_block_ready;
+	so.ready_user = w;
 	/* Two segments can start at the same nanosecond (the same file
 	 * imported twice, SIGHUP between packets of one timestamp): the
 	 * later one gets "-N" before the suffix. */
@@ -314,7 +326,7 @@ static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 {
 	struct pcv_writer *w = s->w;
 	struct pcv_dissect d;
-	size_t nblocks;
+	uint64_t seq;
 	int rc;
 
 	if (s->seg && (s->seg_raw >= w->o.segment_size ||
@@ -324,7 +336,7 @@ static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 		w->st.disk_dropped++;
 		return;
 	}
-	pcv_seg_writer_blocks(s->seg, &nblocks);
+	seq = pcv_seg_writer_block_seq(s->seg);
 	rc = pcv_seg_writer_add(s->seg, p, NULL);
 	if (rc < 0) {
 		/* Disk full or failing: count, keep going; the segment stays
@@ -333,7 +345,7 @@ static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 		return;
 	}
 	pcv_dissect(p->data, p->caplen, s->linktype, &d);
-	pcv_flowtab_add(s->flows, &d, p->ts_ns, p->len, (uint32_t)nblocks);
+	pcv_flowtab_add(s->flows, &d, p->ts_ns, p->len, (uint32_t)seq);
 	s->seg_raw += 16 + p->caplen;
 	w->st.packets++;
 	w->st.bytes += p->caplen;
@@ -427,6 +439,11 @@ static int src_seal(struct pcv_writer_src *s)
 			seterr(w, rc, "sealing a segment of %s: %s", s->iface,
 			       pcv_strerror(rc));
 	} else {
+		/* blocks that never reached the disk: counted as dropped */
+		uint64_t lost = pcv_seg_writer_pending(s->seg);
+
+		w->st.packets -= lost;
+		w->st.disk_dropped += lost;
 		pcv_seg_writer_abandon(s->seg);
 	}
 	s->seg = NULL;

@@ -40,12 +40,25 @@ struct pcv_seg_block {
 	uint64_t seq;         /* block number within the segment, from 0 */
 };
 
+struct uv_loop_s;
+
 struct pcv_seg_opts {
 	int linktype;         /* DLT_ value of the packets */
 	uint32_t snaplen;
 	int level;            /* zstd level; default 3 */
 	uint32_t block_size;  /* raw bytes that close a block; default 1 MiB */
 	bool fsync;           /* fsync at every flush; default true */
+
+	/* Compression off the caller's thread: with a libuv loop, full blocks
+	 * are compressed on its thread pool while the caller fills the next
+	 * ones, and written in order by the caller's thread (the loop's),
+	 * from any later call or from pcv_seg_writer_poll().  @ready, if set,
+	 * runs on the loop thread when a block has been compressed; it must
+	 * not assume the writer still exists (it is told nothing about it).
+	 * NULL loop (the default): blocks are compressed inline. */
+	struct uv_loop_s *loop;
+	void (*ready)(void *user);
+	void *ready_user;
 };
 
 struct pcv_seg_writer;
@@ -72,10 +85,12 @@ int pcv_seg_writer_open(struct pcv_seg_writer **wp, const char *path,
 
 /*
  * pcv_seg_writer_add() - copy one packet into the open block.  When the
- * block reaches opts.block_size it is compressed and written (not
- * fsync'd); *closed (may be NULL) is set to true then.
- * Return: 0 or -errno (ENOSPC: the packet is not stored; the segment
- * stays valid up to the last whole block).
+ * block reaches opts.block_size it is closed: compressed and written (not
+ * fsync'd), at once or, with opts.loop, once the thread pool is done with
+ * it; *closed (may be NULL) is set to true then.
+ * Return: 0 or -errno.  On error (ENOSPC: no room for the blocks already
+ * closed, and no buffer left to take more) the packet is not stored, and
+ * the segment stays valid up to its last whole block.
  */
 int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 		       bool *closed);
@@ -96,6 +111,25 @@ const struct pcv_seg_block *pcv_seg_writer_blocks(const struct pcv_seg_writer *w
 
 /* pcv_seg_writer_durable() - how many of those blocks are fsync'd. */
 size_t pcv_seg_writer_durable(const struct pcv_seg_writer *w);
+
+/*
+ * pcv_seg_writer_block_seq() - the block number (pcv_seg_block.seq) the
+ * next packet added will be stored in.
+ */
+uint64_t pcv_seg_writer_block_seq(const struct pcv_seg_writer *w);
+
+/*
+ * pcv_seg_writer_pending() - packets added but not yet written: those of
+ * the open block and of closed blocks still being compressed or waiting
+ * for room.  Abandoning the writer loses them.
+ */
+uint64_t pcv_seg_writer_pending(const struct pcv_seg_writer *w);
+
+/*
+ * pcv_seg_writer_poll() - write the closed blocks the thread pool has
+ * finished, in order, without waiting.  Return: 0 or the write error.
+ */
+int pcv_seg_writer_poll(struct pcv_seg_writer *w);
 
 /*
  * pcv_seg_writer_seal() - flush, append the seek table, fsync, close.
