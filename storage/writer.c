@@ -452,13 +452,25 @@ static int src_seal(struct pcv_writer_src *s)
 	return rc;
 }
 
+/*
+ * Flush every source.  A live source whose segment has run past its end
+ * time is sealed here too: packets close a segment when they arrive, but
+ * an idle interface would otherwise keep it open.  (Imported packets are
+ * older than the clock: only they decide.)
+ */
 static void on_flush(uv_timer_t *t)
 {
 	struct pcv_writer *w = t->data;
+	uint64_t now = wall_ns();
 
 	pthread_mutex_lock(&w->st_lock);
-	for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
-		src_flush(s);
+	for (struct pcv_writer_src *s = w->srcs; s; s = s->next) {
+		if (s->seg && !s->blocking && s->seg_end_ns &&
+		    now >= s->seg_end_ns)
+			src_seal(s);
+		else
+			src_flush(s);
+	}
 	pthread_mutex_unlock(&w->st_lock);
 }
 

@@ -174,6 +174,22 @@ cmp -s <(cat <(frames "$TMP/sent.pcap") <(frames "$TMP/sent2.pcap") | sort) \
 "$FSCK" "$TMP/live" >/dev/null || fail "fsck after a clean stop is not clean"
 ok "live: 4000 sent, 4000 stored byte for byte, 0 drops, indexed within 2.5 s, SIGHUP rotated, a SIGHUP storm harmless"
 
+# --- time rotation on an idle interface -----------------------------------
+rm -rf "$TMP/idle"
+in_ns pvrec b "$REC" -i vb -o "$TMP/idle" -q --segment-time 1s 2>"$TMP/err" &
+rec=$!
+wait_file "$TMP/idle/index.sqlite"
+sleep 0.3
+in_ns pvrec a "$TOOLS/pcv-gen" -i va -n 100 2>/dev/null
+sleep 2.5
+sealed=$(sqlite3 "$TMP/idle/index.sqlite" 'select count(*) from segments where sealed = 1')
+open=$(sqlite3 "$TMP/idle/index.sqlite" 'select count(*) from segments where sealed = 0')
+kill -INT $(ip netns pids pvrec-b)
+wait $rec || fail "pcv-record exited $? after SIGINT: $(cat "$TMP/err")"
+[ "$sealed" -eq 1 ] && [ "$open" -eq 0 ] ||
+	fail "--segment-time 1s, then 2.5 s without traffic: $sealed sealed, $open open"
+ok "--segment-time 1s on an idle interface: the segment is sealed without new packets"
+
 # --- kill -9 during live capture, then a new start on the same store -----
 rm -rf "$TMP/live"
 for i in $(seq 10); do
