@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pcv-query.c - the packets of a store that match a query, as pcap.
+ *
+ * Plan: the time window picks segments and, through the index, blocks
+ * whose time range meets it; the query's index terms (pcv/query.h) keep
+ * only blocks that some flow row able to match covers.  A block is only
+ * ever skipped when no packet in it can match, so the result is exact.
+ * Execution: the chosen blocks are read and merged by timestamp
+ * (cli-merge.c), and each packet is tested against the window and the
+ * filter as libpcap compiled it - what tcpdump -r would keep.
+ */
+#include <errno.h>
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli-merge.h"
+#include "cli.h"
+#include "pcv/filter.h"
+#include "pcv/index.h"
+#include "pcv/query.h"
+
+#define NS_PER_SEC UINT64_C(1000000000)
+
+static const char usage_text[] =
+	"Usage: pcv-query -d DIR [options] [QUERY]\n"
+	"\n"
+	"Write the packets stored in DIR that match QUERY as pcap, in time\n"
+	"order: exactly what tcpdump -r would keep of the same traffic.  QUERY\n"
+	"is a tcpdump (pcap-filter) expression - Stenographer queries are\n"
+	"one - with time terms joined by 'and'; no QUERY: every packet.\n"
+	"\n"
+	"Time terms: since T|DUR, last DUR, until T, between T1 and T2,\n"
+	"before T, after T.  T: RFC 3339 (2026-11-24T03:15:00Z), Unix seconds,\n"
+	"or DUR ago; DUR: a number with s, m, h or d.  The window includes\n"
+	"its start and excludes its end.\n"
+	"\n"
+	"Options:\n"
+	"  -d, --dir DIR          the store (as pcv-record -o)\n"
+	"  -w, --write FILE       write to FILE (whole or not at all); '-' or\n"
+	"                         no -w: standard output, not a terminal\n"
+	"      --nano             nanosecond timestamps (default: microsecond)\n"
+	"  -c, --count            print the number of matching packets only\n"
+	"      --limit-packets N  stop after N packets\n"
+	"      --explain          print the plan (segments, blocks, bytes to\n"
+	"                         read) and exit\n"
+	"  -h, --help             this text\n"
+	"\n"
+	"Exit status: 0 done; 1 the store or a segment cannot be read; 2 a\n"
+	"bad query or usage.\n"
+	"\n"
+	"Examples:\n"
+	"  pcv-query -d /data/caps 'port 443 since 10m' | tcpdump -nr -\n"
+	"  pcv-query -d /data/caps 'host 10.0.0.1 and after 3h ago' -w out.pcap\n"
+	"  pcv-query -d /data/caps --count 'tcp[tcpflags] & tcp-syn != 0 and last 1h'\n"
+	"  pcv-query -d /data/caps --explain 'net 10.0.0.0/8 and between "
+	"2026-11-24T03:00:00Z and 2026-11-24T04:00:00Z'\n";
+
+struct seg {
+	int64_t id;
+	char *name;
+	int linktype;
+	uint32_t snaplen;
+	uint64_t *seqs;     /* chosen blocks */
+	size_t nseqs, nblocks;
+	uint64_t bytes;     /* compressed bytes of the chosen blocks */
+	uint64_t all_bytes;
+};
+
+struct plan {
+	struct pcv_query q;
+	struct seg *segs;
+	size_t n, cap;
+	/* while listing one segment's blocks and flows */
+	struct seg *cur;
+	struct pcv_seg_block *blocks;
+	size_t nb, nb_cap;
+	bool *covered;
+	int err;
+};
+
+struct run {
+	const struct pcv_query *q;
+	struct pcv_bpf *bpf;
+	pcap_dumper_t *d;
+	bool nano;
+	uint64_t matched, limit;
+};
+
+/* ===== planning ========================================================== */
+
+static int on_segment(const struct pcv_index_seg *s, void *user)
+{
+	struct plan *p = user;
+	struct seg *g;
+
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 16;
+		struct seg *ns = realloc(p->segs, cap * sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		p->segs = ns;
+		p->cap = cap;
+	}
+	g = &p->segs[p->n];
+	memset(g, 0, sizeof(*g));
+	g->id = s->id;
+	g->name = strdup(s->name);
+	g->linktype = s->linktype;
+	g->snaplen = s->snaplen;
+	if (!g->name)
+		return -ENOMEM;
+	p->n++;
+	return 0;
+}
+
+static int on_block(const struct pcv_seg_block *b, void *user)
+{
+	struct plan *p = user;
+
+	if (p->nb == p->nb_cap) {
+		size_t cap = p->nb_cap ? 2 * p->nb_cap : 64;
+		struct pcv_seg_block *nb = realloc(p->blocks, cap * sizeof(*nb));
+
+		if (!nb)
+			return -ENOMEM;
+		p->blocks = nb;
+		p->nb_cap = cap;
+	}
+	p->blocks[p->nb++] = *b;
+	return 0;
+}
+
+/* Mark the blocks a flow row that may match covers. */
+static int on_flow(const struct pcv_flow_rec *r, void *user)
+{
+	struct plan *p = user;
+
+	if (!pcv_query_flow_may_match(&p->q, r))
+		return 0;
+	for (size_t i = 0; i < p->nb; i++) {
+		if (p->blocks[i].seq >= r->first_block &&
+		    p->blocks[i].seq <= r->last_block)
+			p->covered[i] = true;
+	}
+	return 0;
+}
+
+/* Choose the blocks of segment @g: in the window, and covered. */
+static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
+{
+	int rc;
+
+	p->nb = 0;
+	rc = pcv_index_blocks(ix, g->id, on_block, p);
+	if (rc < 0)
+		return rc;
+	g->nblocks = p->nb;
+	free(p->covered);
+	p->covered = calloc(p->nb ? p->nb : 1, sizeof(*p->covered));
+	g->seqs = malloc((p->nb ? p->nb : 1) * sizeof(*g->seqs));
+	if (!p->covered || !g->seqs)
+		return -ENOMEM;
+	if (p->q.nterms) {
+		rc = pcv_index_flows(ix, g->id, on_flow, p);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < p->nb; i++) {
+		const struct pcv_seg_block *b = &p->blocks[i];
+
+		g->all_bytes += b->comp_size;
+		if (b->last_ns < p->q.since_ns || b->first_ns >= p->q.until_ns)
+			continue;
+		if (p->q.nterms && !p->covered[i])
+			continue;
+		g->seqs[g->nseqs++] = b->seq;
+		g->bytes += b->comp_size;
+	}
+	return 0;
+}
+
+static int plan_store(struct plan *p, const char *dir)
+{
+	char errbuf[PCV_ERRBUF_SIZE];
+	struct pcv_index *ix;
+	int rc;
+
+	rc = pcv_index_open(&ix, dir, PCV_INDEX_RDONLY, errbuf);
+	if (rc < 0) {
+		if (rc == -ENOENT)
+			cli_error("%s: no index here: not a store (pcv-record -o makes one), or run pcv-fsck --rebuild-index",
+				  dir);
+		else
+			cli_error("%s", errbuf);
+		return -1;
+	}
+	rc = pcv_index_segments(ix, on_segment, p);
+	for (size_t i = 0; rc >= 0 && i < p->n; i++)
+		rc = plan_segment(p, ix, &p->segs[i]);
+	if (rc < 0)
+		cli_error("%s: reading the index: %s", dir,
+			  rc == -ENOMEM ? "out of memory" : pcv_index_errmsg(ix));
+	pcv_index_close(ix);
+	return rc < 0 ? -1 : 0;
+}
+
+static void plan_free(struct plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		free(p->segs[i].name);
+		free(p->segs[i].seqs);
+	}
+	free(p->segs);
+	free(p->blocks);
+	free(p->covered);
+	pcv_query_free(&p->q);
+}
+
+static void print_time(FILE *f, uint64_t ns)
+{
+	time_t t = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+	char buf[32];
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(f, "%s.%09" PRIu64 "Z", buf, ns % NS_PER_SEC);
+}
+
+static void explain(const struct plan *p)
+{
+	static const char *const kinds[] = { "host", "net", "port", "proto" };
+	uint64_t bytes = 0, all = 0, nb = 0, chosen = 0;
+	char addr[64];
+
+	printf("filter (libpcap, exact): %s\n",
+	       p->q.filter[0] ? p->q.filter : "(every packet)");
+	printf("window: ");
+	if (p->q.since_ns)
+		print_time(stdout, p->q.since_ns);
+	else
+		printf("(start)");
+	printf(" .. ");
+	if (p->q.until_ns != UINT64_MAX)
+		print_time(stdout, p->q.until_ns);
+	else
+		printf("(end)");
+	printf(" (start included, end excluded)\n");
+	printf("index terms:%s", p->q.nterms ? "" : " none (no block skipped by flows)");
+	for (size_t i = 0; i < p->q.nterms; i++) {
+		const struct pcv_query_term *t = &p->q.terms[i];
+
+		printf(" %s", kinds[t->kind]);
+		if (t->kind == PCV_QT_HOST || t->kind == PCV_QT_NET) {
+			inet_ntop(t->family == 4 ? AF_INET : AF_INET6, t->addr,
+				  addr, sizeof(addr));
+			printf(t->kind == PCV_QT_NET ? " %s/%u" : " %s", addr,
+			       t->prefix);
+		} else {
+			printf(" %u", t->kind == PCV_QT_PORT ? t->port : t->proto);
+		}
+		printf("%s", i + 1 < p->q.nterms ? " and" : "");
+	}
+	printf("\n");
+	for (size_t i = 0; i < p->n; i++) {
+		const struct seg *g = &p->segs[i];
+
+		printf("segment %s: %zu of %zu blocks, %" PRIu64 " of %" PRIu64
+		       " bytes\n", g->name, g->nseqs, g->nblocks, g->bytes,
+		       g->all_bytes);
+		bytes += g->bytes;
+		all += g->all_bytes;
+		nb += g->nblocks;
+		chosen += g->nseqs;
+	}
+	printf("total: %zu segments, %" PRIu64 " of %" PRIu64
+	       " blocks, %" PRIu64 " of %" PRIu64 " bytes to read\n",
+	       p->n, chosen, nb, bytes, all);
+}
+
+/* ===== execution ========================================================= */
+
+static int on_packet(const struct pcv_packet *pk, void *user)
+{
+	struct run *r = user;
+	struct pcap_pkthdr h;
+
+	if (pk->ts_ns < r->q->since_ns || pk->ts_ns >= r->q->until_ns ||
+	    !pcv_bpf_match(r->bpf, pk->data, pk->caplen, pk->len))
+		return 0;
+	r->matched++;
+	if (r->d) {
+		h.ts.tv_sec = (time_t)(pk->ts_ns / NS_PER_SEC);
+		h.ts.tv_usec = (suseconds_t)(pk->ts_ns % NS_PER_SEC /
+					     (r->nano ? 1 : 1000));
+		h.caplen = pk->caplen;
+		h.len = pk->len;
+		pcap_dump((u_char *)r->d, &h, pk->data);
+	}
+	return r->limit && r->matched >= r->limit ? 1 : 0;
+}
+
+/* Print the query with a caret under byte @pos. */
+static void show_fault(const char *query, size_t pos)
+{
+	fprintf(stderr, "  %s\n  %*s^\n", query, (int)pos, "");
+}
+
+/* libpcap names no position; a quoted word it names is the likely one. */
+static size_t guess_pos(const char *query, const char *msg)
+{
+	const char *q = strchr(msg, '\'');
+	const char *found;
+	char word[128];
+	size_t n;
+
+	while (q) {
+		const char *e = strchr(q + 1, '\'');
+
+		if (!e)
+			break;
+		n = (size_t)(e - q - 1);
+		if (n && n < sizeof(word)) {
+			memcpy(word, q + 1, n);
+			word[n] = '\0';
+			found = strstr(query, word);
+			if (found && strcmp(word, query) != 0)
+				return (size_t)(found - query);
+		}
+		q = strchr(e + 1, '\'');
+	}
+	return strlen(query);
+}
+
+static int compile(struct run *r, const struct plan *p, const char *query)
+{
+	int dlt = p->n ? p->segs[0].linktype : DLT_EN10MB;
+	uint32_t snaplen = 262144;
+	char errbuf[PCV_ERRBUF_SIZE];
+	const char *why;
+	int rc;
+
+	rc = pcv_bpf_compile(&r->bpf, p->q.filter, dlt, snaplen, errbuf);
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOMEM) {
+		cli_error("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	/* "bad filter expression 'EXPR': why" */
+	why = strstr(errbuf, "': ");
+	why = why ? why + 3 : errbuf;
+	cli_error("bad query: %s", why);
+	show_fault(query, guess_pos(query, why));
+	fprintf(stderr, "  (a tcpdump expression, with time terms joined by 'and'; see pcv-query --help)\n");
+	return CLI_EXIT_USAGE;
+}
+
+static int execute(struct plan *p, struct run *r, const char *dir,
+		   const char *out, bool count)
+{
+	struct merge m = { 0 };
+	char *tmp = NULL, path[4096];
+	FILE *fp = stdout;
+	pcap_t *dead = NULL;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < p->n; i++) {
+		if (!p->segs[i].nseqs)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, p->segs[i].name);
+		rc = merge_add(&m, path, p->segs[i].seqs, p->segs[i].nseqs);
+	}
+	if (rc < 0)
+		goto out;
+	if (!count) {
+		if (out && asprintf(&tmp, "%s.partial-%d", out, (int)getpid()) < 0) {
+			rc = -1;
+			goto out;
+		}
+		if (tmp && !(fp = fopen(tmp, "wb"))) {
+			cli_error("%s: %s", tmp, strerror(errno));
+			rc = -1;
+			goto out;
+		}
+		setvbuf(fp, NULL, _IOFBF, 1 << 20);
+		dead = pcap_open_dead_with_tstamp_precision(
+			m.n ? m.linktype : (p->n ? p->segs[0].linktype : DLT_EN10MB),
+			262144, r->nano ? PCAP_TSTAMP_PRECISION_NANO
+					: PCAP_TSTAMP_PRECISION_MICRO);
+		r->d = dead ? pcap_dump_fopen(dead, fp) : NULL;
+		if (!r->d) {
+			cli_error("%s: cannot write pcap", out ? out : "stdout");
+			if (tmp)
+				fclose(fp);
+			rc = -1;
+			goto out;
+		}
+	}
+	rc = merge_run(&m, on_packet, r);
+	if (rc > 0)
+		rc = 0; /* the limit */
+	if (r->d) {
+		if (pcap_dump_flush(r->d) < 0 || ferror(fp)) {
+			cli_error("%s: write error: %s", out ? out : "stdout",
+				  strerror(errno));
+			rc = -1;
+		}
+		pcap_dump_close(r->d); /* closes fp */
+		r->d = NULL;
+	}
+	if (rc == 0 && tmp && rename(tmp, out) < 0) {
+		cli_error("%s: %s", out, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0 && count)
+		printf("%" PRIu64 "\n", r->matched);
+out:
+	if (tmp) {
+		if (rc)
+			unlink(tmp);
+		free(tmp);
+	}
+	if (dead)
+		pcap_close(dead);
+	if (rc == 0 && m.failed)
+		rc = -1;
+	merge_free(&m);
+	return rc < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "write", required_argument, NULL, 'w' },
+		{ "nano", no_argument, NULL, 'n' },
+		{ "count", no_argument, NULL, 'c' },
+		{ "limit-packets", required_argument, NULL, 'L' },
+		{ "explain", no_argument, NULL, 'E' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *out = NULL;
+	struct cli_filter qf = { 0 };
+	struct plan p = { 0 };
+	struct run r = { 0 };
+	bool count = false, show_plan = false;
+	char err[256];
+	struct timespec now;
+	size_t pos = 0;
+	int opt, rc;
+
+	cli_init(argv[0]);
+	while ((opt = getopt_long(argc, argv, "d:w:ch", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd':
+			dir = optarg;
+			break;
+		case 'w':
+			out = optarg;
+			break;
+		case 'n':
+			r.nano = true;
+			break;
+		case 'c':
+			count = true;
+			break;
+		case 'L':
+			if (cli_parse_u64("--limit-packets", optarg, 1,
+					  UINT64_MAX, &r.limit) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'E':
+			show_plan = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CLI_EXIT_OK;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", cli_prog);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (!dir) {
+		cli_error("give the store with -d DIR (see --help)");
+		return CLI_EXIT_USAGE;
+	}
+	if (out && strcmp(out, "-") == 0)
+		out = NULL;
+	if (!out && !count && !show_plan && isatty(STDOUT_FILENO)) {
+		cli_error("refusing to write a binary pcap to a terminal: use -w FILE, a pipe, or --count");
+		return CLI_EXIT_USAGE;
+	}
+	if (cli_filter_expr(&qf, argc, argv, optind) < 0)
+		return CLI_EXIT_FAIL;
+	clock_gettime(CLOCK_REALTIME, &now);
+	rc = pcv_query_parse(&p.q, qf.expr ? qf.expr : "",
+			     (uint64_t)now.tv_sec * NS_PER_SEC +
+				     (uint64_t)now.tv_nsec,
+			     err, sizeof(err), &pos);
+	if (rc == -EINVAL) {
+		cli_error("bad query: %s", err);
+		show_fault(qf.expr ? qf.expr : "", pos);
+		free(qf.expr);
+		return CLI_EXIT_USAGE;
+	}
+	if (rc < 0) {
+		cli_error("%s", err);
+		free(qf.expr);
+		return CLI_EXIT_FAIL;
+	}
+	r.q = &p.q;
+	rc = plan_store(&p, dir) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	if (rc == CLI_EXIT_OK)
+		rc = compile(&r, &p, qf.expr ? qf.expr : "");
+	if (rc == CLI_EXIT_OK && show_plan)
+		explain(&p);
+	else if (rc == CLI_EXIT_OK)
+		rc = execute(&p, &r, dir, out, count);
+	pcv_bpf_free(r.bpf);
+	plan_free(&p);
+	free(qf.expr);
+	return rc;
+}
