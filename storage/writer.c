@@ -301,8 +301,11 @@ static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 	rc = pcv_index_segment_add(w->ix, name, s->linktype, s->snaplen,
 				   s->iface, s->queue, ts_ns, &s->seg_id);
 	if (rc < 0) {
+		/* Nothing in it but the headers, and no row: remove it, or it
+		 * is a segment the index lacks (a full disk fails here). */
 		pcv_seg_writer_abandon(s->seg);
 		s->seg = NULL;
+		unlink(path);
 		return seterr(w, rc, "index: %s", pcv_index_errmsg(w->ix));
 	}
 	s->seg_start_ns = ts_ns;
@@ -445,6 +448,9 @@ static int src_seal(struct pcv_writer_src *s)
 		w->st.packets -= lost;
 		w->st.disk_dropped += lost;
 		pcv_seg_writer_abandon(s->seg);
+		/* Their flows, and those of blocks the index could not take,
+		 * must not be counted in the next segment's rows. */
+		pcv_flowtab_reset(s->flows);
 	}
 	s->seg = NULL;
 	if (rc == 0 && pcv_index_segment_seal(w->ix, s->seg_id, end_ns, n) < 0)
