@@ -10,11 +10,13 @@
  *
  * One case is read directly: a regular file in classic pcap 2.4 of this
  * host's byte order whose link type libpcap hands over untouched (Ethernet,
- * raw IP).  libpcap still checks its header; the records are then walked in a
- * read-only mapping of the file and delivered in place, without a copy,
- * under the rules libpcap's reader applies to each record (pcap_next_rec
- * says which), so both paths deliver the same packets and fail at the same
- * record.  That is what imports spend most of their reading time on.
+ * raw IP).  libpcap still checks its header; the records are then read
+ * with large pread()s into a window and delivered in place, without a
+ * further copy, under the rules libpcap's reader applies to each record
+ * (pcap_next_rec says which), so both paths deliver the same packets and
+ * fail at the same record.  That is what imports spend most of their
+ * reading time on.  (Not a mapping: a file truncated while we read it
+ * would raise SIGBUS; here it is a short read, reported like libpcap's.)
  *
  * A damaged or truncated file delivers every packet before the damage,
  * then fails with PCV_ECORRUPT and a message naming the file and the byte
@@ -26,8 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "capture-int.h"
 
@@ -35,6 +37,8 @@
 #define PCAP_FILE_HDR 24
 #define PCAP_REC_HDR 16
 #define PCAP_MAX_SNAPLEN 262144u /* libpcap's for the direct link types */
+#define PCAP_MAX_REC (PCAP_REC_HDR + PCAP_MAX_SNAPLEN)
+#define WINDOW_SIZE (4u << 20)    /* >= PCAP_MAX_REC, many times over */
 
 struct pcapfile {
 	struct pcv_handle h; /* first: the core's part */
@@ -49,9 +53,12 @@ struct pcapfile {
 	struct pcap_pkthdr *pend_hdr;
 	const u_char *pend_data;
 
-	/* direct reading: the mapped file, and where the next record is */
-	const uint8_t *map;
-	size_t map_len, map_off;
+	/* direct reading: win[0..win_len) holds the file from win_pos on;
+	 * the next record is at win[win_off] */
+	uint8_t *win;
+	uint64_t win_pos;
+	size_t win_len, win_off;
+	bool win_eof;          /* win_len reaches the end of the file */
 	uint32_t file_snaplen; /* records longer are cut to it, as libpcap */
 };
 
@@ -100,44 +107,69 @@ static uint32_t get32(const uint8_t *p)
 }
 
 /*
- * Map the file for direct reading when libpcap would hand its records
- * over unchanged: classic pcap, host byte order, µs or ns, a link type
- * without pseudo-header fix-ups.  Otherwise (or if mapping fails) the
- * records are read through libpcap.
+ * Read the file directly when libpcap would hand its records over
+ * unchanged: classic pcap 2.4, host byte order, µs or ns, a link type
+ * without pseudo-header fix-ups.  Otherwise the records are read through
+ * libpcap.
  */
-static void map_direct(struct pcapfile *pf, FILE *fp)
+static void setup_direct(struct pcapfile *pf, FILE *fp)
 {
 	int dlt = pcap_datalink(pf->pcap);
 	uint8_t hdr[PCAP_FILE_HDR];
 	struct stat st;
-	void *m;
 
 	if (pf->next_off != PCAP_FILE_HDR ||
 	    (dlt != DLT_EN10MB && dlt != DLT_RAW && dlt != DLT_IPV4 &&
 	     dlt != DLT_IPV6) ||
 	    fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < PCAP_FILE_HDR ||
-	    (uint64_t)st.st_size > SIZE_MAX)
+	    pread(fileno(fp), hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
 		return;
-	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE,
-		 fileno(fp), 0);
-	if (m == MAP_FAILED)
-		return;
-	memcpy(hdr, m, sizeof(hdr));
 	/* before version 2.4, libpcap swaps caplen and len (always, or when
 	 * caplen > len): those files stay with it */
 	if ((get32(hdr) != 0xa1b2c3d4u && get32(hdr) != 0xa1b23c4du) ||
 	    pcap_major_version(pf->pcap) != 2 ||
 	    pcap_minor_version(pf->pcap) < 4 ||
-	    (uint32_t)pcap_snapshot(pf->pcap) > PCAP_MAX_SNAPLEN) {
-		munmap(m, (size_t)st.st_size);
+	    (uint32_t)pcap_snapshot(pf->pcap) > PCAP_MAX_SNAPLEN)
 		return;
-	}
-	madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-	pf->map = m;
-	pf->map_len = (size_t)st.st_size;
-	pf->map_off = PCAP_FILE_HDR;
+	pf->win = malloc(WINDOW_SIZE);
+	if (!pf->win)
+		return; /* libpcap can still read it */
+	pf->win_pos = PCAP_FILE_HDR;
 	pf->file_snaplen = (uint32_t)pcap_snapshot(pf->pcap);
+}
+
+/*
+ * Keep at least one whole record of the largest size in the window, or
+ * everything up to the end of the file: move what is left to the front
+ * and read after it.  Only between batches: packets point into it.
+ */
+static int refill(struct pcapfile *pf)
+{
+	int fd = fileno(pcap_file(pf->pcap));
+
+	if (pf->win_eof || pf->win_len - pf->win_off >= PCAP_MAX_REC)
+		return 0;
+	memmove(pf->win, pf->win + pf->win_off, pf->win_len - pf->win_off);
+	pf->win_pos += pf->win_off;
+	pf->win_len -= pf->win_off;
+	pf->win_off = 0;
+	while (pf->win_len < WINDOW_SIZE) {
+		ssize_t n = pread(fd, pf->win + pf->win_len,
+				  WINDOW_SIZE - pf->win_len,
+				  (off_t)(pf->win_pos + pf->win_len));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pcv__seterrno(&pf->h, -errno, "%s: read",
+					     pf->h.source);
+		if (n == 0) {
+			pf->win_eof = true;
+			break;
+		}
+		pf->win_len += (size_t)n;
+	}
+	return 0;
 }
 
 static int pcapfile_activate(struct pcv_handle *h)
@@ -174,7 +206,7 @@ static int pcapfile_activate(struct pcv_handle *h)
 		return pcv__seterr(h, -ENOMEM, "%s: out of memory", h->source);
 	pf->next_off = ftell(fp);
 	if (fp != stdin)
-		map_direct(pf, fp);
+		setup_direct(pf, fp);
 	return 0;
 }
 
@@ -226,20 +258,29 @@ static bool take(struct pcapfile *pf, size_t *used, uint32_t i,
 }
 
 /*
- * The next record of a mapped file, as libpcap's pcap_next_packet() reads
+ * The next record in the window, as libpcap's pcap_next_packet() reads
  * it: end of file between records is the end; a partial header, a
  * captured length over the link type's maximum (262144 here) or a record
  * cut short is damage, with libpcap's words; a captured length over the
- * file's snaplen is cut to it.  Return: 1 (a record in *p), 0 (the end)
- * or -1 (damage, described in @err).
+ * file's snaplen is cut to it.  A record that goes on past the window
+ * (not the file) waits for the next refill.
+ * Return: 1 (a record in *p), 0 (the end), 2 (refill first) or -1
+ * (damage, described in @err).
  */
 static int pcap_next_rec(struct pcapfile *pf, struct pcv_packet *p,
 			 char *err, size_t errlen)
 {
-	size_t left = pf->map_len - pf->map_off;
-	const uint8_t *r = pf->map + pf->map_off;
+	size_t left = pf->win_len - pf->win_off;
+	const uint8_t *r = pf->win + pf->win_off;
 	uint32_t caplen, keep, frac;
 
+	/* refill() keeps PCAP_MAX_REC bytes here unless at the end, so a
+	 * batch always starts with a whole record or the truth about it */
+	if (!pf->win_eof &&
+	    (left < PCAP_REC_HDR ||
+	     (get32(r + 8) <= PCAP_MAX_SNAPLEN &&
+	      left - PCAP_REC_HDR < get32(r + 8))))
+		return 2;
 	if (left == 0)
 		return 0;
 	if (left < PCAP_REC_HDR) {
@@ -279,7 +320,7 @@ static int pcap_next_rec(struct pcapfile *pf, struct pcv_packet *p,
 	p->len = get32(r + 12);
 	p->ts_ns = (uint64_t)get32(r) * 1000000000u +
 		   (pf->usec ? (uint64_t)frac * 1000u : frac);
-	pf->map_off += PCAP_REC_HDR + caplen;
+	pf->win_off += PCAP_REC_HDR + caplen;
 	return 1;
 }
 
@@ -288,11 +329,18 @@ static int direct_next_batch(struct pcapfile *pf)
 	struct pcv_handle *h = &pf->h;
 	uint32_t n = 0;
 	char err[160];
+	int rc = refill(pf);
 
+	if (rc < 0) {
+		h->eof = true;
+		return rc;
+	}
 	while (n < h->cfg.batch_size) {
-		size_t off = pf->map_off;
-		int rc = pcap_next_rec(pf, &h->pkts[n], err, sizeof(err));
+		uint64_t off = pf->win_pos + pf->win_off;
 
+		rc = pcap_next_rec(pf, &h->pkts[n], err, sizeof(err));
+		if (rc == 2)
+			break; /* the window holds more than one record */
 		if (rc == 0) {
 			h->eof = true;
 			break;
@@ -300,8 +348,8 @@ static int direct_next_batch(struct pcapfile *pf)
 		if (rc < 0) {
 			pf->deferred_err = pcv__seterr(
 				h, PCV_ECORRUPT,
-				"%s: unreadable record at offset %zu, after %llu packets: %s",
-				h->source, off,
+				"%s: unreadable record at offset %llu, after %llu packets: %s",
+				h->source, (unsigned long long)off,
 				(unsigned long long)pf->npkts_read, err);
 			if (n)
 				return (int)n;
@@ -327,7 +375,7 @@ static int pcapfile_next_batch(struct pcv_handle *h, int timeout_ms)
 		h->eof = true;
 		return pf->deferred_err;
 	}
-	if (pf->map)
+	if (pf->win)
 		return direct_next_batch(pf);
 	if (pf->pending) {
 		/* libpcap's buffer still holds it: nothing was read since. */
@@ -373,8 +421,7 @@ static void pcapfile_cleanup(struct pcv_handle *h)
 {
 	struct pcapfile *pf = (struct pcapfile *)h;
 
-	if (pf->map)
-		munmap((void *)pf->map, pf->map_len);
+	free(pf->win);
 	if (pf->pcap)
 		pcap_close(pf->pcap);
 	free(pf->arena);

@@ -82,8 +82,7 @@ struct plan {
 	struct seg *cur;
 	struct pcv_seg_block *blocks;
 	size_t nb, nb_cap;
-	bool *covered;
-	int err;
+	int64_t *cover;     /* per block: flows starting minus ending there */
 };
 
 struct run {
@@ -139,17 +138,36 @@ static int on_block(const struct pcv_seg_block *b, void *user)
 	return 0;
 }
 
-/* Mark the blocks a flow row that may match covers. */
+/* The first block (position in p->blocks, by seq) with seq >= @seq. */
+static size_t block_at(const struct plan *p, uint64_t seq)
+{
+	size_t lo = 0, hi = p->nb;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->blocks[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Count the block range of a flow row that may match: +1 where it
+ * starts, -1 past its end; a running sum then says which are covered. */
 static int on_flow(const struct pcv_flow_rec *r, void *user)
 {
 	struct plan *p = user;
+	size_t a, b;
 
 	if (!pcv_query_flow_may_match(&p->q, r))
 		return 0;
-	for (size_t i = 0; i < p->nb; i++) {
-		if (p->blocks[i].seq >= r->first_block &&
-		    p->blocks[i].seq <= r->last_block)
-			p->covered[i] = true;
+	a = block_at(p, r->first_block);
+	b = block_at(p, (uint64_t)r->last_block + 1);
+	if (a < b) {
+		p->cover[a]++;
+		p->cover[b]--;
 	}
 	return 0;
 }
@@ -164,23 +182,24 @@ static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 	if (rc < 0)
 		return rc;
 	g->nblocks = p->nb;
-	free(p->covered);
-	p->covered = calloc(p->nb ? p->nb : 1, sizeof(*p->covered));
+	free(p->cover);
+	p->cover = calloc(p->nb + 1, sizeof(*p->cover));
 	g->seqs = malloc((p->nb ? p->nb : 1) * sizeof(*g->seqs));
-	if (!p->covered || !g->seqs)
+	if (!p->cover || !g->seqs)
 		return -ENOMEM;
 	if (p->q.nterms) {
 		rc = pcv_index_flows(ix, g->id, on_flow, p);
 		if (rc < 0)
 			return rc;
 	}
-	for (size_t i = 0; i < p->nb; i++) {
+	for (size_t i = 0, flows = 0; i < p->nb; i++) {
 		const struct pcv_seg_block *b = &p->blocks[i];
 
+		flows += (size_t)p->cover[i];
 		g->all_bytes += b->comp_size;
 		if (b->last_ns < p->q.since_ns || b->first_ns >= p->q.until_ns)
 			continue;
-		if (p->q.nterms && !p->covered[i])
+		if (p->q.nterms && !flows)
 			continue;
 		g->seqs[g->nseqs++] = b->seq;
 		g->bytes += b->comp_size;
@@ -221,7 +240,7 @@ static void plan_free(struct plan *p)
 	}
 	free(p->segs);
 	free(p->blocks);
-	free(p->covered);
+	free(p->cover);
 	pcv_query_free(&p->q);
 }
 
@@ -341,6 +360,8 @@ static size_t guess_pos(const char *query, const char *msg)
 	return strlen(query);
 }
 
+/* Compile the filter for the link type of the packets to be read: the
+ * first segment chosen (the merge refuses a second link type). */
 static int compile(struct run *r, const struct plan *p, const char *query)
 {
 	int dlt = p->n ? p->segs[0].linktype : DLT_EN10MB;
@@ -349,6 +370,12 @@ static int compile(struct run *r, const struct plan *p, const char *query)
 	const char *why;
 	int rc;
 
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->segs[i].nseqs) {
+			dlt = p->segs[i].linktype;
+			break;
+		}
+	}
 	rc = pcv_bpf_compile(&r->bpf, p->q.filter, dlt, snaplen, errbuf);
 	if (rc == 0)
 		return 0;

@@ -227,7 +227,10 @@ static int parse_rfc3339(const char *s, uint64_t *ns)
 	tm.tm_hour = h;
 	tm.tm_min = mi;
 	tm.tm_sec = sec;
-	t = (int64_t)timegm(&tm) - sign * (oh * 3600 + om * 60);
+	t = (int64_t)timegm(&tm);
+	if (tm.tm_mday != d) /* timegm() made February 31 into March */
+		return -1;
+	t -= sign * (oh * 3600 + om * 60);
 	if (t < 0)
 		return -1;
 	*ns = (uint64_t)t * NS + frac;

@@ -9,7 +9,7 @@
  * then dissected with the file's link type.  Beyond not crashing, a
  * delivered packet must respect its own caplen and len and the snaplen.
  *
- * A regular file in classic pcap is read in place by our own record walker
+ * A regular file in classic pcap is read directly by our own record walker
  * rather than by libpcap; a pipe always goes through libpcap.  So the same
  * input is read a second time through a pipe, and the two must agree:
  * the same packets (bytes, lengths, timestamps) and the same ending (clean
