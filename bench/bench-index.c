@@ -351,8 +351,7 @@ static const char peer_indexes[] =
 	"CREATE INDEX flows_addr_lo ON flows (segment_id, addr_lo);"
 	"CREATE INDEX flows_addr_hi ON flows (segment_id, addr_hi);"
 	"CREATE INDEX flows_port_lo ON flows (segment_id, port_lo);"
-	"CREATE INDEX flows_port_hi ON flows (segment_id, port_hi);"
-	"CREATE INDEX flows_time ON flows (segment_id, first_ns);";
+	"CREATE INDEX flows_port_hi ON flows (segment_id, port_hi);";
 
 static int peer_insert(sqlite3_stmt *ins, int64_t seg,
 		       const struct pcv_flow_rec *r)

@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -83,7 +84,7 @@ struct pcv_seg_writer {
 
 	struct pcv_seg_block *blocks; /* written */
 	size_t nblocks, blocks_cap, durable;
-	bool dir_synced;
+	atomic_bool dir_synced; /* also set by pcv_seg_writer_sync() */
 	char errbuf[PCV_ERRBUF_SIZE];
 };
 
@@ -530,18 +531,17 @@ int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 	return 0;
 }
 
-static int sync_dir(struct pcv_seg_writer *w)
+/* fsync the directory that holds the segment.  Any thread: no errbuf. */
+static int sync_dir(const struct pcv_seg_writer *w)
 {
 	char *copy = strdup(w->path);
 	int fd, rc = 0;
 
 	if (!copy)
-		return pcv__storage_err(w->errbuf, -ENOMEM, "out of memory");
+		return -ENOMEM;
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
-		rc = pcv__storage_err(w->errbuf, -errno,
-				      "%s: fsync of its directory: %s",
-				      w->path, strerror(errno));
+		rc = -errno;
 	if (fd >= 0)
 		close(fd);
 	free(copy);
@@ -565,11 +565,12 @@ static int flush(struct pcv_seg_writer *w)
 	if (w->opt.fsync) {
 		if (fsync(w->fd) < 0)
 			return werr(w, -errno, "fsync", errno);
-		if (!w->dir_synced) {
+		if (!atomic_load(&w->dir_synced)) {
 			rc = sync_dir(w);
 			if (rc < 0)
-				return rc;
-			w->dir_synced = true;
+				return werr(w, rc, "fsync of its directory",
+					    -rc);
+			atomic_store(&w->dir_synced, true);
 		}
 	}
 	w->durable = w->nblocks;
@@ -579,6 +580,35 @@ static int flush(struct pcv_seg_writer *w)
 int pcv_seg_writer_flush(struct pcv_seg_writer *w)
 {
 	return flush(w);
+}
+
+int pcv_seg_writer_close_block(struct pcv_seg_writer *w)
+{
+	if (w->fill && w->fill->npkts)
+		job_submit(w, w->fill);
+	return retire(w, false);
+}
+
+size_t pcv_seg_writer_written(const struct pcv_seg_writer *w)
+{
+	return w->nblocks;
+}
+
+int pcv_seg_writer_sync(struct pcv_seg_writer *w)
+{
+	int rc;
+
+	if (!w->opt.fsync)
+		return 0;
+	if (fdatasync(w->fd) < 0)
+		return -errno;
+	if (!atomic_load(&w->dir_synced)) {
+		rc = sync_dir(w);
+		if (rc < 0)
+			return rc;
+		atomic_store(&w->dir_synced, true);
+	}
+	return 0;
 }
 
 const struct pcv_seg_block *pcv_seg_writer_blocks(const struct pcv_seg_writer *w,

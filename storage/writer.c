@@ -7,12 +7,21 @@
  * Threads and what they touch:
  *   capture thread  src->cur, src->full (producer), src->free (consumer),
  *                   the atomic counters, uv_async_send(&w->wake)
- *   writer thread   everything else; libuv handles live and die here
+ *   writer thread   everything else; libuv handles live and die here, and
+ *                   it holds st_lock whenever it runs
+ *   thread pool     block compression (seg-writer.c); the index commit:
+ *                   w->ix, and the job's flow table and block copies,
+ *                   while w->job.running
  *
- * Durability order (DESIGN.md §6), at every flush: the open block of each
- * source is written and fsync'd by pcv_seg_writer_flush(); only then are
- * the new block rows and the flows seen since the last flush committed,
- * in one index transaction.
+ * Index commits (DESIGN.md §6: a block is durable before a row points at
+ * it).  Every HAND_BLOCKS closed blocks, and at each flush tick, a source
+ * hands its flow table over: it covers exactly the blocks closed so far,
+ * and a spare table takes the packets after.  Once those blocks are
+ * written, one job on the pool fdatasyncs the segment and commits their
+ * rows and flows in one transaction, while the writer thread goes on
+ * storing packets.  One job at a time (one SQLite connection).  Sealing a
+ * segment, and anything else that touches the index here, first waits for
+ * the job, then commits what is left in line (src_flush).
  *
  * Sections: 1. batches and sources  2. storing packets  3. flush, rotate,
  * stats  4. the loop  5. open/close
@@ -45,6 +54,11 @@
 #define WBATCH_BYTES (128u << 10)
 #define NS 1000000000ull
 
+/* Closed blocks between hand-overs of the flow table to the index job.
+ * Fewer: more, smaller transactions and more upserts of the same flow;
+ * more: a longer commit left at the end of an import. */
+#define HAND_BLOCKS 8
+
 /* A capture thread's copy of (part of) a batch. */
 struct wbatch {
 	uint32_t n;
@@ -62,6 +76,10 @@ struct pcv_writer_src {
 	atomic_bool done;
 	bool blocking;              /* push waits for buffers (import) */
 	_Atomic uint64_t ring_dropped;
+	/* A blocking capture thread sleeps here for a free buffer. */
+	pthread_mutex_t free_lock;
+	pthread_cond_t free_cond;
+	atomic_bool free_waiting;
 
 	/* Writer thread only. */
 	char iface[64];
@@ -73,9 +91,35 @@ struct pcv_writer_src {
 	uint64_t seg_start_ns, seg_end_ns; /* end: 0 none */
 	uint64_t seg_raw;
 	size_t blocks_indexed;
-	struct pcv_flowtab *flows;
+	size_t blocks_handed;           /* blocks the handed table covers */
+	struct pcv_flowtab *flows;      /* packets since the last hand-over */
+	struct pcv_flowtab *handed;     /* waits for, or is in, the job */
+	struct pcv_flowtab *spare;      /* empty */
 	uint64_t oldest_unindexed_ns;  /* wall clock; 0: none */
+	uint64_t oldest_handed_ns;     /* of the handed table's packets */
 	struct pcv_writer_src *next;
+};
+
+/* The index commit on the thread pool (one per writer). */
+struct ix_job {
+	uv_work_t req;
+	bool queued;          /* writer thread: until after_work runs */
+	bool reaped;          /* writer thread: its result is taken */
+	bool backoff;         /* writer thread: the last one failed; wait
+			       * for the next flush tick to try again */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running;         /* under lock: work_cb has not finished */
+	struct pcv_writer *w;
+	struct pcv_writer_src *s;      /* whose table: the rest is copied */
+	struct pcv_seg_writer *seg;
+	int64_t seg_id;
+	struct pcv_flowtab *tab;
+	struct pcv_seg_block *blocks;  /* the writer's array moves */
+	size_t nblocks, cap;
+	size_t nflows;
+	int rc;
+	char err[PCV_ERRBUF_SIZE];
 };
 
 struct pcv_writer {
@@ -92,6 +136,8 @@ struct pcv_writer {
 	bool loop_ready;  /* loop and handles initialised */
 	bool started;
 	atomic_bool finishing, rotate_req;
+
+	struct ix_job job;
 
 	pthread_mutex_t st_lock;     /* guards st for readers elsewhere */
 	struct pcv_writer_stats st;
@@ -158,7 +204,9 @@ int pcv_writer_src_add(struct pcv_writer *w, const char *iface,
 	s->pool = calloc(n, sizeof(*s->pool));
 	if (!s->pool || pcv_ring_init(&s->full, cap) < 0 ||
 	    pcv_ring_init(&s->free, cap) < 0 ||
-	    pcv_flowtab_open(&s->flows, w->o.max_flows) < 0) {
+	    pcv_flowtab_open(&s->flows, w->o.max_flows) < 0 ||
+	    pcv_flowtab_open(&s->spare, w->o.max_flows) < 0) {
+		pcv_flowtab_close(s->flows);
 		pcv_ring_destroy(&s->full);
 		pcv_ring_destroy(&s->free);
 		free(s->pool);
@@ -174,6 +222,9 @@ int pcv_writer_src_add(struct pcv_writer *w, const char *iface,
 	s->w = w;
 	atomic_init(&s->done, false);
 	atomic_init(&s->ring_dropped, 0);
+	atomic_init(&s->free_waiting, false);
+	pthread_mutex_init(&s->free_lock, NULL);
+	pthread_cond_init(&s->free_cond, NULL);
 	s->next = w->srcs;
 	w->srcs = s;
 	*srcp = s;
@@ -187,6 +238,35 @@ static void src_submit(struct pcv_writer_src *s)
 		return;
 	pcv_ring_push(&s->full, s->cur); /* cannot fail: sized for the pool */
 	s->cur = NULL;
+}
+
+/*
+ * Capture thread: sleep until the writer returns a buffer.  Dekker-style
+ * with src_drain(): each side stores (waiting / the ring), fences, then
+ * loads the other's; the wait is timed all the same.
+ */
+static struct wbatch *wait_free(struct pcv_writer_src *s)
+{
+	struct wbatch *wb;
+
+	pthread_mutex_lock(&s->free_lock);
+	atomic_store(&s->free_waiting, true);
+	atomic_thread_fence(memory_order_seq_cst);
+	while (!(wb = pcv_ring_pop(&s->free))) {
+		struct timespec ts;
+
+		uv_async_send(&s->w->wake);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&s->free_cond, &s->free_lock, &ts);
+	}
+	atomic_store(&s->free_waiting, false);
+	pthread_mutex_unlock(&s->free_lock);
+	return wb;
 }
 
 uint32_t pcv_writer_src_push(struct pcv_writer_src *s,
@@ -205,15 +285,10 @@ uint32_t pcv_writer_src_push(struct pcv_writer_src *s,
 		}
 		if (!wb) {
 			wb = pcv_ring_pop(&s->free);
-			while (!wb && s->blocking) {
-				/* A file can wait for the writer; an interface
-				 * cannot, so only import does this. */
-				struct timespec ts = { 0, 100000 };
-
-				uv_async_send(&s->w->wake);
-				nanosleep(&ts, NULL);
-				wb = pcv_ring_pop(&s->free);
-			}
+			/* A file can wait for the writer; an interface
+			 * cannot, so only import does this. */
+			if (!wb && s->blocking)
+				wb = wait_free(s);
 			if (!wb) {
 				dropped++;
 				continue;
@@ -250,13 +325,20 @@ void pcv_writer_src_done(struct pcv_writer_src *s)
 
 /* ===== 2. storing packets ============================================= */
 
-/* The thread pool compressed a block: write what is ready, in order. */
+static void ix_try_queue(struct pcv_writer *w);
+static void ix_wait(struct pcv_writer *w);
+
+/* The thread pool compressed a block: write what is ready, in order; the
+ * index job may now have all the blocks it waits for. */
 static void on_block_ready(void *user)
 {
 	struct pcv_writer *w = user;
 
+	pthread_mutex_lock(&w->st_lock);
 	for (struct pcv_writer_src *s = w->srcs; s; s = s->next)
 		pcv_seg_writer_poll(s->seg);
+	ix_try_queue(w);
+	pthread_mutex_unlock(&w->st_lock);
 }
 
 static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
@@ -298,6 +380,7 @@ static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 	}
 	if (rc < 0)
 		return seterr(w, rc, "%s: %s", path, pcv_strerror(rc));
+	ix_wait(w);
 	rc = pcv_index_segment_add(w->ix, name, s->linktype, s->snaplen,
 				   s->iface, s->queue, ts_ns, &s->seg_id);
 	if (rc < 0) {
@@ -311,6 +394,7 @@ static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 	s->seg_start_ns = ts_ns;
 	s->seg_raw = 0;
 	s->blocks_indexed = 0;
+	s->blocks_handed = 0;
 	s->seg_end_ns = 0;
 	if (w->o.segment_ns) {
 		uint64_t len = w->o.segment_ns;
@@ -324,11 +408,13 @@ static int seg_open(struct pcv_writer_src *s, uint64_t ts_ns)
 
 static int src_flush(struct pcv_writer_src *s);
 static int src_seal(struct pcv_writer_src *s);
+static void hand_over(struct pcv_writer_src *s);
 
 static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 {
 	struct pcv_writer *w = s->w;
 	struct pcv_dissect d;
+	bool closed;
 	uint64_t seq;
 	int rc;
 
@@ -340,7 +426,7 @@ static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 		return;
 	}
 	seq = pcv_seg_writer_block_seq(s->seg);
-	rc = pcv_seg_writer_add(s->seg, p, NULL);
+	rc = pcv_seg_writer_add(s->seg, p, &closed);
 	if (rc < 0) {
 		/* Disk full or failing: count, keep going; the segment stays
 		 * whole up to its last block, and later packets retry. */
@@ -354,6 +440,8 @@ static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 	w->st.bytes += p->caplen;
 	if (!s->oldest_unindexed_ns)
 		s->oldest_unindexed_ns = wall_ns();
+	if (closed && seq + 1 >= s->blocks_indexed + HAND_BLOCKS)
+		hand_over(s);
 }
 
 /* Drain everything the capture thread has submitted. */
@@ -372,25 +460,217 @@ static void src_drain(struct pcv_writer_src *s)
 		}
 		pthread_mutex_unlock(&s->w->st_lock);
 		pcv_ring_push_bulk(&s->free, items, n);
+		atomic_thread_fence(memory_order_seq_cst);
+		if (atomic_load(&s->free_waiting)) {
+			pthread_mutex_lock(&s->free_lock);
+			pthread_cond_signal(&s->free_cond);
+			pthread_mutex_unlock(&s->free_lock);
+		}
 	}
 }
 
 /* ===== 3. flush, rotate, stats ======================================== */
 
 /*
- * Make everything stored so far durable, then index it: the blocks first
- * reach the disk (fsync), then their rows and the flows commit together.
+ * The index job.  work_cb runs on the pool and owns w->ix, the handed flow
+ * table and the block copies; the writer thread takes the result in
+ * ix_reap(), from after_work or from ix_wait(), whichever comes first.
+ */
+static void ix_work_cb(uv_work_t *req)
+{
+	struct ix_job *j = req->data;
+	struct pcv_index *ix = j->w->ix;
+	const struct pcv_flow_rec *fr;
+	int rc;
+
+	rc = pcv_seg_writer_sync(j->seg);
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "fsync of a segment of %s: %s",
+			 j->s->iface, strerror(-rc));
+		goto out;
+	}
+	rc = pcv_index_begin(ix);
+	for (size_t i = 0; rc == 0 && i < j->nblocks; i++)
+		rc = pcv_index_block_add(ix, j->seg_id, &j->blocks[i]);
+	fr = pcv_flowtab_records(j->tab, &j->nflows);
+	if (rc == 0)
+		rc = pcv_index_flows_put(ix, j->seg_id, fr, j->nflows);
+	if (rc == 0)
+		rc = pcv_index_commit(ix);
+	if (rc < 0) {
+		snprintf(j->err, sizeof(j->err), "index: %s",
+			 pcv_index_errmsg(ix));
+		pcv_index_rollback(ix);
+	} else {
+		pcv_flowtab_reset(j->tab);
+	}
+out:
+	j->rc = rc;
+	pthread_mutex_lock(&j->lock);
+	j->running = false;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+}
+
+/* Writer thread, work_cb done: account for the commit, or keep the handed
+ * table in line to be tried again. */
+static void ix_reap(struct pcv_writer *w)
+{
+	struct ix_job *j = &w->job;
+	struct pcv_writer_src *s = j->s;
+
+	if (!j->queued || j->reaped)
+		return;
+	j->reaped = true;
+	if (j->rc < 0) {
+		seterr(w, j->rc, "%s", j->err);
+		j->backoff = true;
+		return;
+	}
+	for (size_t i = 0; i < j->nblocks; i++) {
+		w->st.raw_bytes += j->blocks[i].raw_size;
+		w->st.comp_bytes += j->blocks[i].comp_size;
+	}
+	w->st.blocks += j->nblocks;
+	w->st.flows += j->nflows;
+	s->blocks_indexed = s->blocks_handed;
+	s->spare = s->handed;
+	s->handed = NULL;
+	s->oldest_handed_ns = 0;
+}
+
+static void ix_after_work_cb(uv_work_t *req, int status)
+{
+	struct ix_job *j = req->data;
+	struct pcv_writer *w = j->w;
+
+	(void)status; /* never cancelled */
+	pthread_mutex_lock(&w->st_lock);
+	ix_reap(w);
+	j->queued = false;
+	ix_try_queue(w);
+	pthread_mutex_unlock(&w->st_lock);
+}
+
+/* Writer thread: wait until the index is ours again. */
+static void ix_wait(struct pcv_writer *w)
+{
+	struct ix_job *j = &w->job;
+
+	pthread_mutex_lock(&j->lock);
+	while (j->running)
+		pthread_cond_wait(&j->cond, &j->lock);
+	pthread_mutex_unlock(&j->lock);
+	ix_reap(w);
+}
+
+/* Start the job for a source whose handed blocks are all written. */
+static void ix_try_queue(struct pcv_writer *w)
+{
+	struct ix_job *j = &w->job;
+	const struct pcv_seg_block *b;
+	struct pcv_writer_src *s;
+	size_t n;
+
+	if (j->queued || j->backoff)
+		return;
+	for (s = w->srcs; s; s = s->next) {
+		if (s->handed && s->seg &&
+		    pcv_seg_writer_written(s->seg) >= s->blocks_handed)
+			break;
+	}
+	if (!s)
+		return;
+	n = s->blocks_handed - s->blocks_indexed;
+	if (n > j->cap) {
+		size_t cap = n < 64 ? 64 : n;
+		void *nb = realloc(j->blocks, cap * sizeof(*j->blocks));
+
+		if (!nb)
+			return; /* src_flush will commit it */
+		j->blocks = nb;
+		j->cap = cap;
+	}
+	b = pcv_seg_writer_blocks(s->seg, &n);
+	j->nblocks = s->blocks_handed - s->blocks_indexed;
+	memcpy(j->blocks, b + s->blocks_indexed,
+	       j->nblocks * sizeof(*j->blocks));
+	j->s = s;
+	j->seg = s->seg;
+	j->seg_id = s->seg_id;
+	j->tab = s->handed;
+	j->rc = 0;
+	j->nflows = 0;
+	j->err[0] = '\0';
+	j->reaped = false;
+	j->running = true;
+	j->req.data = j;
+	if (uv_queue_work(&w->loop, &j->req, ix_work_cb,
+			  ix_after_work_cb) < 0) {
+		j->running = false;
+		return;
+	}
+	j->queued = true;
+}
+
+/*
+ * Hand the flow table over to the index job: it covers every block closed
+ * so far (the open one is closed here), and a spare takes what comes
+ * next.  Nothing happens while an earlier table is still in line.
+ */
+static void hand_over(struct pcv_writer_src *s)
+{
+	struct pcv_flowtab *t;
+	size_t n;
+
+	if (!s->seg || s->handed)
+		return;
+	(void)pcv_seg_writer_close_block(s->seg); /* errors: on the write */
+	n = pcv_seg_writer_block_seq(s->seg);
+	if (n == s->blocks_indexed)
+		return;
+	t = s->flows;
+	s->flows = s->spare;
+	s->spare = NULL;
+	s->handed = t;
+	s->blocks_handed = n;
+	s->oldest_handed_ns = s->oldest_unindexed_ns;
+	s->oldest_unindexed_ns = 0;
+	ix_try_queue(s->w);
+}
+
+/*
+ * Make everything stored so far durable and indexed, here and now: wait
+ * for the job, write and fsync every block (pcv_seg_writer_flush), then
+ * commit their rows with the flows of the handed table and of the current
+ * one in one transaction.  Sealing, rotation and the end call this.
  */
 static int src_flush(struct pcv_writer_src *s)
 {
 	struct pcv_writer *w = s->w;
 	const struct pcv_seg_block *b;
 	const struct pcv_flow_rec *fr;
-	size_t n, nfr = 0;
+	size_t n, nfr = 0, nh = 0;
 	int rc, flush_rc;
 
 	if (!s->seg)
 		return 0;
+	ix_wait(w);
+	if (!s->handed &&
+	    pcv_seg_writer_block_seq(s->seg) == s->blocks_indexed &&
+	    pcv_seg_writer_pending(s->seg) == 0)
+		return 0; /* nothing stored since the last commit */
+	/* The flows first: SQLite works here while the pool compresses the
+	 * last blocks; nothing commits before they are fsync'd. */
+	rc = pcv_index_begin(w->ix);
+	if (rc == 0 && s->handed) {
+		fr = pcv_flowtab_records(s->handed, &nh);
+		rc = pcv_index_flows_put(w->ix, s->seg_id, fr, nh);
+	}
+	if (rc == 0) {
+		fr = pcv_flowtab_records(s->flows, &nfr);
+		rc = pcv_index_flows_put(w->ix, s->seg_id, fr, nfr);
+	}
 	/* A failed flush (disk full) still leaves the blocks before it
 	 * durable: index those, and report the failure after. */
 	flush_rc = pcv_seg_writer_flush(s->seg);
@@ -398,29 +678,30 @@ static int src_flush(struct pcv_writer_src *s)
 		seterr(w, flush_rc, "%s", pcv_seg_writer_errmsg(s->seg));
 	b = pcv_seg_writer_blocks(s->seg, &n);
 	n = pcv_seg_writer_durable(s->seg);
-	if (n == s->blocks_indexed)
-		return flush_rc;
-	rc = pcv_index_begin(w->ix);
-	for (size_t i = s->blocks_indexed; rc == 0 && i < n; i++) {
+	for (size_t i = s->blocks_indexed; rc == 0 && i < n; i++)
 		rc = pcv_index_block_add(w->ix, s->seg_id, &b[i]);
-		w->st.raw_bytes += b[i].raw_size;
-		w->st.comp_bytes += b[i].comp_size;
-		w->st.blocks++;
-	}
-	if (rc == 0) {
-		fr = pcv_flowtab_records(s->flows, &nfr);
-		rc = pcv_index_flows_put(w->ix, s->seg_id, fr, nfr);
-	}
 	if (rc == 0)
 		rc = pcv_index_commit(w->ix);
 	if (rc < 0) {
 		pcv_index_rollback(w->ix);
 		return seterr(w, rc, "index: %s", pcv_index_errmsg(w->ix));
 	}
-	w->st.flows += nfr;
+	for (size_t i = s->blocks_indexed; i < n; i++) {
+		w->st.raw_bytes += b[i].raw_size;
+		w->st.comp_bytes += b[i].comp_size;
+	}
+	w->st.blocks += n - s->blocks_indexed;
+	w->st.flows += nfr + nh;
 	pcv_flowtab_reset(s->flows);
+	if (s->handed) {
+		pcv_flowtab_reset(s->handed);
+		s->spare = s->handed;
+		s->handed = NULL;
+	}
 	s->blocks_indexed = n;
+	s->blocks_handed = n;
 	s->oldest_unindexed_ns = 0;
+	s->oldest_handed_ns = 0;
 	return flush_rc;
 }
 
@@ -451,6 +732,11 @@ static int src_seal(struct pcv_writer_src *s)
 		/* Their flows, and those of blocks the index could not take,
 		 * must not be counted in the next segment's rows. */
 		pcv_flowtab_reset(s->flows);
+		if (s->handed) {
+			pcv_flowtab_reset(s->handed);
+			s->spare = s->handed;
+			s->handed = NULL;
+		}
 	}
 	s->seg = NULL;
 	if (rc == 0 && pcv_index_segment_seal(w->ix, s->seg_id, end_ns, n) < 0)
@@ -459,8 +745,9 @@ static int src_seal(struct pcv_writer_src *s)
 }
 
 /*
- * Flush every source.  A live source whose segment has run past its end
- * time is sealed here too: packets close a segment when they arrive, but
+ * Every flush interval, hand each source's flows over to the index job
+ * (which makes the blocks durable first).  A live source whose segment
+ * has run past its end time is sealed here too: packets close a segment when they arrive, but
  * an idle interface would otherwise keep it open.  (Imported packets are
  * older than the clock: only they decide.)
  */
@@ -470,13 +757,15 @@ static void on_flush(uv_timer_t *t)
 	uint64_t now = wall_ns();
 
 	pthread_mutex_lock(&w->st_lock);
+	w->job.backoff = false;
 	for (struct pcv_writer_src *s = w->srcs; s; s = s->next) {
 		if (s->seg && !s->blocking && s->seg_end_ns &&
 		    now >= s->seg_end_ns)
 			src_seal(s);
 		else
-			src_flush(s);
+			hand_over(s);
 	}
+	ix_try_queue(w); /* a table still in line from before */
 	pthread_mutex_unlock(&w->st_lock);
 }
 
@@ -514,9 +803,11 @@ void pcv_writer_get_stats(struct pcv_writer *w, struct pcv_writer_stats *st)
 	*st = w->st;
 	for (struct pcv_writer_src *s = w->srcs; s; s = s->next) {
 		st->ring_dropped += atomic_load(&s->ring_dropped);
-		if (s->oldest_unindexed_ns &&
-		    (!oldest || s->oldest_unindexed_ns < oldest))
-			oldest = s->oldest_unindexed_ns;
+		uint64_t t = s->oldest_handed_ns ? s->oldest_handed_ns
+						 : s->oldest_unindexed_ns;
+
+		if (t && (!oldest || t < oldest))
+			oldest = t;
 	}
 	pthread_mutex_unlock(&w->st_lock);
 	st->index_lag_ns = oldest && now > oldest ? now - oldest : 0;
@@ -627,6 +918,9 @@ int pcv_writer_open(struct pcv_writer **wp, const struct pcv_writer_opts *o,
 	w->lock_fd = -1;
 	w->dir = strdup(o->dir);
 	pthread_mutex_init(&w->st_lock, NULL);
+	pthread_mutex_init(&w->job.lock, NULL);
+	pthread_cond_init(&w->job.cond, NULL);
+	w->job.w = w;
 	atomic_init(&w->finishing, false);
 	atomic_init(&w->rotate_req, false);
 	if (!w->dir) {
@@ -684,14 +978,21 @@ void pcv_writer_close(struct pcv_writer *w)
 		next = s->next;
 		pcv_seg_writer_abandon(s->seg);
 		pcv_flowtab_close(s->flows);
+		pcv_flowtab_close(s->handed);
+		pcv_flowtab_close(s->spare);
 		pcv_ring_destroy(&s->full);
 		pcv_ring_destroy(&s->free);
+		pthread_cond_destroy(&s->free_cond);
+		pthread_mutex_destroy(&s->free_lock);
 		free(s->pool);
 		free(s);
 	}
 	pcv_index_close(w->ix);
 	if (w->lock_fd >= 0)
 		close(w->lock_fd);
+	free(w->job.blocks);
+	pthread_cond_destroy(&w->job.cond);
+	pthread_mutex_destroy(&w->job.lock);
 	pthread_mutex_destroy(&w->st_lock);
 	free(w->dir);
 	free(w);

@@ -103,6 +103,28 @@ int pcv_seg_writer_add(struct pcv_seg_writer *w, const struct pcv_packet *p,
 int pcv_seg_writer_flush(struct pcv_seg_writer *w);
 
 /*
+ * pcv_seg_writer_close_block() - close the open block if it holds packets,
+ * without waiting: it is compressed and written like a full one (with
+ * opts.loop, once the pool is done).  Every packet added before is then in
+ * a block numbered below pcv_seg_writer_block_seq().
+ * Return: 0 or a write error of an earlier block (still queued, retried).
+ */
+int pcv_seg_writer_close_block(struct pcv_seg_writer *w);
+
+/* pcv_seg_writer_written() - how many blocks are written (not fsync'd). */
+size_t pcv_seg_writer_written(const struct pcv_seg_writer *w);
+
+/*
+ * pcv_seg_writer_sync() - make the blocks written so far durable: fdatasync
+ * the file, and fsync its directory the first time (nothing when
+ * opts.fsync is off).  The one call that may run on another thread while
+ * the writer's own thread keeps adding and polling; never concurrently
+ * with flush, seal or abandon.  Does not touch the error message.
+ * Return: 0 or -errno.
+ */
+int pcv_seg_writer_sync(struct pcv_seg_writer *w);
+
+/*
  * pcv_seg_writer_blocks() - the blocks written so far (durable or not):
  * *n entries, valid until the next call on @w.
  */

@@ -282,7 +282,7 @@ Test(index, create_applies_migrations_and_sets_user_version)
 			     "type = 'table' AND name IN ('segments', "
 			     "'blocks', 'flows', 'meta')"), 4);
 	cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
-			     "type = 'index' AND name LIKE 'flows_%'"), 6);
+			     "type = 'index' AND name LIKE 'flows_%'"), 5);
 	cr_assert_eq(raw_int(db, "SELECT journal_mode = 'wal' FROM "
 			     "pragma_journal_mode"), 1);
 	sqlite3_close(db);
@@ -326,6 +326,36 @@ Test(index, reopening_is_idempotent)
 	cr_assert_eq(raw_int(db, "PRAGMA user_version"),
 		     (int64_t)pcv_index_schema_version());
 	cr_assert_eq(raw_int(db, "SELECT count(*) FROM meta"), 1);
+	sqlite3_close(db);
+}
+
+/* A version 1 file is version 2 plus flows_time: make one, open it. */
+Test(index, a_version_1_index_is_migrated)
+{
+	struct pcv_index *ix = open_ok(PCV_INDEX_CREATE);
+	int64_t seg;
+	sqlite3 *db;
+
+	ok(ix, pcv_index_segment_add(ix, "a.pcap.zst", 1, 65535, "eth0", 0,
+				     1000, &seg), "segment");
+	pcv_index_close(ix);
+	db = raw_open();
+	raw_exec(db, "CREATE INDEX flows_time ON flows (segment_id, first_ns);"
+		     "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES "
+		     "('flows', 'flows_time', '1000000 50000 2');"
+		     "PRAGMA user_version = 1");
+	sqlite3_close(db);
+
+	ix = open_ok(PCV_INDEX_CREATE);
+	pcv_index_close(ix);
+	db = raw_open();
+	cr_assert_eq(raw_int(db, "PRAGMA user_version"),
+		     (int64_t)pcv_index_schema_version());
+	cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE "
+			     "name = 'flows_time'"), 0);
+	cr_assert_eq(raw_int(db, "SELECT count(*) FROM sqlite_stat1 WHERE "
+			     "idx = 'flows_time'"), 0);
+	cr_assert_eq(raw_int(db, "SELECT count(*) FROM segments"), 1);
 	sqlite3_close(db);
 }
 

@@ -13,6 +13,7 @@
  * a test may lower its own file size limit.
  */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -492,6 +493,53 @@ Test(segment, abandon_drops_the_open_block)
 	cr_assert_eq(nb, 1);
 	cr_assert_eq(pcv_seg_reader_blocks(r, &nb)[0].npkts, 20);
 	pcv_seg_reader_close(r);
+	pkts_free(&ps);
+}
+
+/* The recorder's hand-over: close the open block without waiting, then
+ * make what is written durable from another thread. */
+static void *sync_thread(void *arg)
+{
+	return (void *)(intptr_t)pcv_seg_writer_sync(arg);
+}
+
+Test(segment, close_block_then_sync)
+{
+	const char *path = tpath("cb.pcap.zst");
+	struct pcv_seg_opts o = opts_small(1 << 20);
+	struct pcv_seg_writer *w;
+	struct pcv_seg_reader *r;
+	pthread_t t;
+	void *ret;
+	size_t nb;
+	struct pkts ps;
+
+	o.fsync = true;
+	gen(&ps, 30, 100, 4, false);
+	cr_assert_eq(pcv_seg_writer_open(&w, path, &o), 0);
+	cr_assert_eq(pcv_seg_writer_close_block(w), 0); /* nothing open */
+	cr_assert_eq(pcv_seg_writer_block_seq(w), 0);
+	for (size_t i = 0; i < 10; i++)
+		cr_assert_eq(pcv_seg_writer_add(w, &ps.p[i], NULL), 0);
+	cr_assert_eq(pcv_seg_writer_written(w), 0);
+	cr_assert_eq(pcv_seg_writer_close_block(w), 0);
+	/* without a loop the block is compressed and written at once */
+	cr_assert_eq(pcv_seg_writer_block_seq(w), 1);
+	cr_assert_eq(pcv_seg_writer_written(w), 1);
+	cr_assert_eq(pcv_seg_writer_durable(w), 0);
+	cr_assert_eq(pthread_create(&t, NULL, sync_thread, w), 0);
+	for (size_t i = 10; i < 30; i++) /* meanwhile, the next block */
+		cr_assert_eq(pcv_seg_writer_add(w, &ps.p[i], NULL), 0);
+	pthread_join(t, &ret);
+	cr_assert_eq((intptr_t)ret, 0);
+	cr_assert_eq(pcv_seg_writer_seal(w), 0);
+	r = open_ok(path);
+	pcv_seg_reader_blocks(r, &nb);
+	cr_assert_eq(nb, 2);
+	cr_assert_eq(pcv_seg_reader_blocks(r, &nb)[0].npkts, 10);
+	cr_assert_eq(pcv_seg_reader_blocks(r, &nb)[1].npkts, 20);
+	pcv_seg_reader_close(r);
+	check_roundtrip(path, &ps);
 	pkts_free(&ps);
 }
 
