@@ -295,13 +295,16 @@ static int block_wait(struct afpacket *ap, int timeout_ms)
 		{ .fd = ap->wake_fd, .events = POLLIN },
 	};
 	uint64_t junk;
-	int err = 0;
+	int err = 0, n;
 	socklen_t elen = sizeof(err);
 
 	if (atomic_load_explicit(&h->break_req, memory_order_relaxed))
 		return 0;
-	if (poll(pfd, 2, timeout_ms) < 0)
+	n = poll(pfd, 2, timeout_ms);
+	if (n < 0)
 		return errno == EINTR ? 0 : pcv__seterrno(h, -errno, "poll");
+	if (n == 0)
+		return 0; /* timed out */
 	if (pfd[1].revents & POLLIN) {
 		if (read(ap->wake_fd, &junk, sizeof(junk)) < 0)
 			(void)junk; /* EAGAIN: another wake-up took it */

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "capture-int.h"
 
@@ -372,6 +373,45 @@ int pcv_capture(struct pcv_handle *h, pcv_callback cb, void *user)
 	}
 	atomic_store(&h->break_req, false);
 	return rc < 0 ? rc : 0;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int pcv_capture_drain(struct pcv_handle *h, pcv_batch_callback cb,
+		      void *user, int timeout_ms)
+{
+	int64_t deadline = mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int n;
+
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+		struct pcv_batch b;
+
+		if (h->npkts && h->ops->release)
+			h->ops->release(h);
+		h->npkts = h->pos = 0;
+		if (h->eof)
+			return 0;
+		n = h->ops->next_batch(h, left > 0 ? (int)left : 0);
+		if (n <= 0)
+			return n; /* 0: nothing more within the time */
+		h->npkts = (uint32_t)n;
+		h->st.examined += (uint32_t)n;
+		if (h->ufilter && !h->ops->set_filter)
+			batch_filter(h);
+		if (h->npkts == 0)
+			continue;
+		b = (struct pcv_batch){ .pkts = h->pkts, .count = h->npkts };
+		h->pos = h->npkts;
+		count(h, b.pkts, b.count);
+		cb(&b, user);
+	}
 }
 
 void pcv_breakloop(struct pcv_handle *h)

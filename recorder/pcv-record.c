@@ -82,6 +82,7 @@ struct worker {
 	struct pcv_writer_src *src;
 	struct cli_filter filter; /* its own VFM instance */
 	pthread_t thread;
+	int drain_ms;          /* live: what to wait for after a stop */
 	int rc;
 	char err[PCV_ERRBUF_SIZE];
 	uint64_t received;
@@ -336,6 +337,10 @@ static void *capture_main(void *arg)
 	struct worker *wk = arg;
 
 	wk->rc = pcv_capture_batch(wk->h, on_batch, wk);
+	/* Stopped: what the kernel already took is stored too, including
+	 * its partly filled block, handed over at the block timeout. */
+	if (wk->rc == 0 && g_stop && wk->drain_ms)
+		wk->rc = pcv_capture_drain(wk->h, on_batch, wk, wk->drain_ms);
 	if (wk->rc < 0)
 		snprintf(wk->err, sizeof(wk->err), "%s", pcv_get_error(wk->h));
 	pcv_writer_src_done(wk->src);
@@ -399,8 +404,10 @@ static int open_captures(struct opts *o)
 		cli_error("import at most %d files at a time", MAX_THREADS);
 		return CLI_EXIT_USAGE;
 	}
-	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads && o->iface; i++)
+	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads && o->iface; i++) {
 		rc = open_capture(o, &g_workers[i], o->iface, o->iface, i);
+		g_workers[i].drain_ms = (int)o->cfg.block_timeout_ms * 2 + 50;
+	}
 	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->nfiles; i++) {
 		struct stat st;
 

@@ -165,6 +165,18 @@ int pcv_capture_batch(struct pcv_handle *h, pcv_batch_callback cb,
  */
 void pcv_breakloop(struct pcv_handle *h);
 
+/*
+ * pcv_capture_drain() - after pcv_breakloop() ended pcv_capture_batch():
+ * deliver, as batches, what the source already holds, waiting at most
+ * @timeout_ms in all.  For AF_PACKET that includes the block the kernel is
+ * filling, handed over once its block timeout expires; packets arriving
+ * meanwhile are delivered too, until the time is up.  A file would be read
+ * on to its end within the time: callers stopping an import do not drain.
+ * Return: 0, or a negative code on error.
+ */
+int pcv_capture_drain(struct pcv_handle *h, pcv_batch_callback cb,
+		      void *user, int timeout_ms);
+
 /* pcv_get_stats() - counters so far.  Return: 0, or a negative code. */
 int pcv_get_stats(struct pcv_handle *h, struct pcv_stats *st);
 
