@@ -58,13 +58,14 @@ struct opts {
 	double rate;           /* frames per second, 0: unpaced */
 	unsigned int mix;      /* MIX_* bits */
 	uint32_t min_size, max_size;
+	uint32_t nflows;       /* per kind; 0: a new flow for every frame */
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: " PROG " -i IFACE [-n COUNT] [-s SEED] [-w SENT.pcap] [--rate PPS]\n"
-"               [--mix MIX] [--min-size N] [--max-size N]\n"
+"               [--mix MIX] [--min-size N] [--max-size N] [--flows N]\n"
 "       " PROG " -o OUT.pcap [-n COUNT] [-s SEED] [--rate PPS] [--mix MIX]\n"
 "               [--min-size N] [--max-size N]\n"
 "\n"
@@ -83,6 +84,8 @@ static void usage(FILE *f)
 "                         the selected kinds\n"
 "      --min-size N       smallest frame, bytes without FCS (default 60)\n"
 "      --max-size N       largest frame (default 1514)\n"
+"      --flows N          distinct flows per kind (default 64); 0: every\n"
+"                         frame a new 5-tuple, a flood of new flows\n"
 "  -h, --help             this text\n"
 "\n"
 "Frame sizes are drawn from [min, max] and raised where a kind's headers\n"
@@ -265,6 +268,7 @@ struct gen {
 	struct kind kinds[MAX_KINDS];
 	size_t nkinds;
 	uint32_t min_size, max_size;
+	uint32_t nflows;
 };
 
 static void put16(uint8_t *p, uint16_t v)
@@ -454,7 +458,7 @@ static size_t build_frame(struct gen *g, uint32_t seq, uint8_t *buf)
 	const struct kind *k = &g->kinds[seq % g->nkinds];
 	uint32_t span = g->max_size - g->min_size + 1;
 	size_t len = g->min_size + rnd(&g->state) % span;
-	uint32_t flow_id = rnd(&g->state) % NFLOWS;
+	uint32_t flow_id = rnd(&g->state) % (g->nflows ? g->nflows : 1);
 	uint64_t r = rnd(&g->state);
 	uint64_t r_tcp = rnd(&g->state);
 	uint8_t flags = tcp_flag_sets[(r >> 32) % sizeof(tcp_flag_sets)];
@@ -464,6 +468,8 @@ static size_t build_frame(struct gen *g, uint32_t seq, uint8_t *buf)
 
 	if (len < kind_min_len(k))
 		len = kind_min_len(k);
+	if (!g->nflows)
+		flow_id = seq; /* a flood: every frame a new 5-tuple */
 	flow_init(&f, g->seed, flow_id, k->l4);
 	/* TCP SYN goes client to server, SYN-ACK back; the rest either way. */
 	if (k->l4 == L4_TCP && (flags & TCP_SYN))
@@ -655,7 +661,7 @@ static int send_frame(struct sender *s, const uint8_t *buf, size_t len,
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_RATE = 256, OPT_MIX, OPT_MIN, OPT_MAX };
+	enum { OPT_RATE = 256, OPT_MIX, OPT_MIN, OPT_MAX, OPT_FLOWS };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'n' },
@@ -666,6 +672,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "mix", required_argument, NULL, OPT_MIX },
 		{ "min-size", required_argument, NULL, OPT_MIN },
 		{ "max-size", required_argument, NULL, OPT_MAX },
+		{ "flows", required_argument, NULL, OPT_FLOWS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -674,7 +681,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	*o = (struct opts){
 		.count = 1000, .seed = 1, .mix = MIX_ALL,
-		.min_size = 60, .max_size = 1514,
+		.min_size = 60, .max_size = 1514, .nflows = NFLOWS,
 	};
 	while ((c = getopt_long(argc, argv, ":i:n:s:w:o:h", longopts,
 				NULL)) != -1) {
@@ -712,6 +719,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case OPT_MAX:
 			o->max_size = parse_u64("--max-size", optarg, MAX_FRAME);
 			break;
+		case OPT_FLOWS:
+			o->nflows = (uint32_t)parse_u64("--flows", optarg,
+							UINT32_MAX);
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EXIT_SUCCESS);
@@ -747,6 +758,7 @@ static void gen_init(struct gen *g, const struct opts *o)
 	*g = (struct gen){
 		.seed = o->seed, .state = o->seed,
 		.min_size = o->min_size, .max_size = o->max_size,
+		.nflows = o->nflows,
 	};
 	g->nkinds = build_kinds(o->mix, g->kinds);
 	for (size_t i = 0; i < g->nkinds; i++)
