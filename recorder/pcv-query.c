@@ -72,10 +72,15 @@ struct seg {
 	size_t nseqs, nblocks;
 	uint64_t bytes;     /* compressed bytes of the chosen blocks */
 	uint64_t all_bytes;
+	uint64_t start_ns, end_ns; /* end: of the last indexed block */
+	bool skipped;       /* outside the window: its rows were not read */
 };
 
 struct plan {
 	struct pcv_query q;
+	struct pcv_index_flow_sel sel;  /* the one index lookup per segment */
+	bool have_sel;
+	uint8_t net_lo[16], net_hi[16];
 	struct seg *segs;
 	size_t n, cap;
 	/* while listing one segment's blocks and flows */
@@ -115,6 +120,9 @@ static int on_segment(const struct pcv_index_seg *s, void *user)
 	g->name = strdup(s->name);
 	g->linktype = s->linktype;
 	g->snaplen = s->snaplen;
+	g->start_ns = s->start_ns;
+	g->end_ns = s->end_ns;
+	g->nblocks = s->nblocks;
 	if (!g->name)
 		return -ENOMEM;
 	p->n++;
@@ -172,11 +180,67 @@ static int on_flow(const struct pcv_flow_rec *r, void *user)
 	return 0;
 }
 
+/*
+ * The index lookup for the flow rows: the most selective term of the
+ * top-level 'and' chain (a host, then a net, then a port); every row it
+ * returns is then judged against all the terms.  Protocol terms alone go
+ * through every row of the segment.
+ */
+static void choose_lookup(struct plan *p)
+{
+	static const enum pcv_query_term_kind order[] = {
+		PCV_QT_HOST, PCV_QT_NET, PCV_QT_PORT,
+	};
+
+	for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+		for (size_t i = 0; i < p->q.nterms; i++) {
+			const struct pcv_query_term *t = &p->q.terms[i];
+			size_t alen = t->family == 4 ? 4 : 16;
+
+			if (t->kind != order[k])
+				continue;
+			p->have_sel = true;
+			p->sel.alen = alen;
+			switch (t->kind) {
+			case PCV_QT_HOST:
+				p->sel.by = PCV_FLOWS_BY_ADDR;
+				p->sel.lo = t->addr;
+				break;
+			case PCV_QT_NET:
+				p->sel.by = PCV_FLOWS_BY_RANGE;
+				for (size_t b = 0; b < alen; b++) {
+					unsigned keep = t->prefix >= 8 * (b + 1)
+						? 8 : t->prefix > 8 * b
+						? t->prefix - 8 * (unsigned)b : 0;
+					uint8_t m = (uint8_t)(0xffu >> keep);
+
+					p->net_lo[b] = t->addr[b] & (uint8_t)~m;
+					p->net_hi[b] = t->addr[b] | m;
+				}
+				p->sel.lo = p->net_lo;
+				p->sel.hi = p->net_hi;
+				break;
+			default:
+				p->sel.by = PCV_FLOWS_BY_PORT;
+				p->sel.port = t->port;
+				break;
+			}
+			return;
+		}
+	}
+}
+
 /* Choose the blocks of segment @g: in the window, and covered. */
 static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 {
 	int rc;
 
+	/* Blocks are indexed in time order within [start, end]: a segment
+	 * wholly outside the window has nothing to read. */
+	if (g->start_ns >= p->q.until_ns || g->end_ns < p->q.since_ns) {
+		g->skipped = true;
+		return 0;
+	}
 	p->nb = 0;
 	rc = pcv_index_blocks(ix, g->id, on_block, p);
 	if (rc < 0)
@@ -188,7 +252,9 @@ static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 	if (!p->cover || !g->seqs)
 		return -ENOMEM;
 	if (p->q.nterms) {
-		rc = pcv_index_flows(ix, g->id, on_flow, p);
+		rc = p->have_sel
+			? pcv_index_flows_select(ix, g->id, &p->sel, on_flow, p)
+			: pcv_index_flows(ix, g->id, on_flow, p);
 		if (rc < 0)
 			return rc;
 	}
@@ -222,6 +288,7 @@ static int plan_store(struct plan *p, const char *dir)
 			cli_error("%s", errbuf);
 		return -1;
 	}
+	choose_lookup(p);
 	rc = pcv_index_segments(ix, on_segment, p);
 	for (size_t i = 0; rc >= 0 && i < p->n; i++)
 		rc = plan_segment(p, ix, &p->segs[i]);
@@ -290,9 +357,33 @@ static void explain(const struct plan *p)
 		printf("%s", i + 1 < p->q.nterms ? " and" : "");
 	}
 	printf("\n");
+	if (p->have_sel) {
+		static const char *const how[] = {
+			[PCV_FLOWS_BY_ADDR] = "addr_lo = ?A OR addr_hi = ?A "
+					      "(flows_key, flows_addr_hi)",
+			[PCV_FLOWS_BY_RANGE] = "addr_lo or addr_hi BETWEEN the "
+					       "net's first and last address "
+					       "(flows_key, flows_addr_hi)",
+			[PCV_FLOWS_BY_PORT] = "port_lo = ?P OR port_hi = ?P "
+					      "(flows_port_lo, flows_port_hi)",
+		};
+
+		printf("index lookup per segment: flows where %s, and the "
+		       "coarse rows (flows_coarse); each row judged by every "
+		       "term\n", how[p->sel.by]);
+	} else if (p->q.nterms) {
+		printf("index lookup per segment: every flow row, judged by "
+		       "the terms\n");
+	}
 	for (size_t i = 0; i < p->n; i++) {
 		const struct seg *g = &p->segs[i];
 
+		if (g->skipped) {
+			printf("segment %s: outside the window, %zu blocks\n",
+			       g->name, g->nblocks);
+			nb += g->nblocks;
+			continue;
+		}
 		printf("segment %s: %zu of %zu blocks, %" PRIu64 " of %" PRIu64
 		       " bytes\n", g->name, g->nseqs, g->nblocks, g->bytes,
 		       g->all_bytes);

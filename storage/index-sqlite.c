@@ -64,6 +64,12 @@
 	"first_block = min(first_block, ?16), "                               \
 	"last_block = max(last_block, ?17)"
 
+/* What pcv_index_flows() and pcv_index_flows_select() read of a row. */
+#define FLOW_COLS                                                             \
+	"SELECT coarse, family, proto, vlan, ethertype, addr_lo, addr_hi, "   \
+	"port_lo, port_hi, first_ns, last_ns, pkts, bytes, tcp_flags, "       \
+	"first_block, last_block FROM flows "
+
 #define IX_STATEMENTS(X)                                                      \
 	X(BEGIN_W, "BEGIN IMMEDIATE")                                         \
 	X(BEGIN_R, "BEGIN")                                                   \
@@ -126,11 +132,13 @@
 	  "UPDATE flows SET last_block = ?2 - 1 "                             \
 	  "WHERE segment_id = ?1 AND last_block >= ?2")                       \
 	X(FLOW_DROP, "DELETE FROM flows WHERE segment_id = ?1")               \
-	X(FLOW_LIST,                                                          \
-	  "SELECT coarse, family, proto, vlan, ethertype, addr_lo, addr_hi, " \
-	  "port_lo, port_hi, first_ns, last_ns, pkts, bytes, tcp_flags, "     \
-	  "first_block, last_block FROM flows WHERE segment_id = ?1 "         \
-	  "ORDER BY segment_id, id")                                          \
+	X(FLOW_LIST, FLOW_COLS "WHERE segment_id = ?1 ORDER BY segment_id, id") \
+	X(FLOW_BY_ADDR, FLOW_COLS "WHERE segment_id = ?1 AND (addr_lo = ?2 "  \
+	  "OR addr_hi = ?2 OR coarse > 0)")                                   \
+	X(FLOW_BY_RANGE, FLOW_COLS "WHERE segment_id = ?1 AND ((addr_lo "     \
+	  "BETWEEN ?2 AND ?3) OR (addr_hi BETWEEN ?2 AND ?3) OR coarse > 0)") \
+	X(FLOW_BY_PORT, FLOW_COLS "WHERE segment_id = ?1 AND (port_lo = ?2 "  \
+	  "OR port_hi = ?2 OR coarse > 0)")                                   \
 	X(META_GET, "SELECT value FROM meta WHERE key = ?1")                  \
 	X(META_SET, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")
 
@@ -958,14 +966,13 @@ static void col_addr(sqlite3_stmt *s, int i, uint8_t *a)
 		memcpy(a, p, (size_t)n);
 }
 
-int pcv_index_flows(struct pcv_index *ix, int64_t seg_id,
-		    pcv_index_flow_cb cb, void *user)
+/* Step @s (bound) and hand each row to @cb as a record. */
+static int flow_rows(struct pcv_index *ix, sqlite3_stmt *s,
+		     pcv_index_flow_cb cb, void *user)
 {
-	sqlite3_stmt *s = ix->st[ST_FLOW_LIST];
 	struct pcv_flow_rec r;
 	int rc, ret = 0;
 
-	sqlite3_bind_int64(s, 1, seg_id);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		memset(&r, 0, sizeof(r));
 		r.coarse = (uint8_t)sqlite3_column_int(s, 0);
@@ -992,6 +999,46 @@ int pcv_index_flows(struct pcv_index *ix, int64_t seg_id,
 		ret = ix_sqlerr(ix, rc, "list flows");
 	st_done(s);
 	return ret;
+}
+
+int pcv_index_flows(struct pcv_index *ix, int64_t seg_id,
+		    pcv_index_flow_cb cb, void *user)
+{
+	sqlite3_stmt *s = ix->st[ST_FLOW_LIST];
+
+	sqlite3_bind_int64(s, 1, seg_id);
+	return flow_rows(ix, s, cb, user);
+}
+
+int pcv_index_flows_select(struct pcv_index *ix, int64_t seg_id,
+			   const struct pcv_index_flow_sel *sel,
+			   pcv_index_flow_cb cb, void *user)
+{
+	sqlite3_stmt *s;
+
+	if (sel->alen != 4 && sel->alen != 16 && sel->by != PCV_FLOWS_BY_PORT)
+		return ix_seterr(ix, -EINVAL, "flow lookup: %zu-byte address",
+				 sel->alen);
+	switch (sel->by) {
+	case PCV_FLOWS_BY_ADDR:
+		s = ix->st[ST_FLOW_BY_ADDR];
+		sqlite3_bind_blob(s, 2, sel->lo, (int)sel->alen, SQLITE_STATIC);
+		break;
+	case PCV_FLOWS_BY_RANGE:
+		s = ix->st[ST_FLOW_BY_RANGE];
+		sqlite3_bind_blob(s, 2, sel->lo, (int)sel->alen, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, sel->hi, (int)sel->alen, SQLITE_STATIC);
+		break;
+	case PCV_FLOWS_BY_PORT:
+		s = ix->st[ST_FLOW_BY_PORT];
+		sqlite3_bind_int(s, 2, sel->port);
+		break;
+	default:
+		return ix_seterr(ix, -EINVAL, "flow lookup: unknown kind %d",
+				 (int)sel->by);
+	}
+	sqlite3_bind_int64(s, 1, seg_id);
+	return flow_rows(ix, s, cb, user);
 }
 
 /* ===== meta ============================================================== */

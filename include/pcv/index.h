@@ -321,6 +321,31 @@ int pcv_index_blocks(struct pcv_index *ix, int64_t seg_id,
 int pcv_index_flows(struct pcv_index *ix, int64_t seg_id,
 		    pcv_index_flow_cb cb, void *user);
 
+/* One index lookup among a segment's flow rows (docs/index-schema.md). */
+enum pcv_index_flow_by {
+	PCV_FLOWS_BY_ADDR,  /* either address == lo */
+	PCV_FLOWS_BY_RANGE, /* either address in [lo, hi] (a net) */
+	PCV_FLOWS_BY_PORT,  /* either port == port */
+};
+
+struct pcv_index_flow_sel {
+	enum pcv_index_flow_by by;
+	const uint8_t *lo, *hi;  /* network order, alen bytes */
+	size_t alen;             /* 4 or 16 */
+	uint16_t port;
+};
+
+/*
+ * pcv_index_flows_select() - as pcv_index_flows(), only the exact rows
+ * @sel picks, found through the index, and every coarse row (whatever it
+ * may stand for is for the caller to judge).  An address blob compares
+ * bytewise, so a range can return rows of the other family: extra rows,
+ * never missing ones.
+ */
+int pcv_index_flows_select(struct pcv_index *ix, int64_t seg_id,
+			   const struct pcv_index_flow_sel *sel,
+			   pcv_index_flow_cb cb, void *user);
+
 /*
  * pcv_index_meta_get() - the value of meta @key as text into @buf (@len
  * bytes, NUL-terminated, cut if longer).

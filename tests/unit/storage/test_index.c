@@ -634,6 +634,67 @@ Test(index, exact_flows_upsert_merges)
 	pcv_index_close(ix);
 }
 
+/* The planner's lookups: the exact rows they pick, and every coarse row. */
+Test(index, flows_select_by_addr_net_and_port)
+{
+	struct pcv_flow_rec r[5];
+	struct pcv_index *ix;
+	int64_t seg, other;
+	uint8_t a1[4] = { 10, 0, 0, 1 }, a9[4] = { 10, 0, 0, 9 };
+	uint8_t n_lo[4] = { 10, 0, 0, 0 }, n_hi[4] = { 10, 0, 0, 3 };
+	struct pcv_index_flow_sel sel = { .alen = 4 };
+	struct flowlist l;
+
+	ix = writer_with_segment(&seg, 4);
+	ok(ix, pcv_index_segment_add(ix, "b" PCV_SEG_SUFFIX, 1, 262144, "eth0",
+				     0, 20 * NS, &other), "segment_add");
+	r[0] = mkflow4(1, 2, 443, 50000, 0, 0, 3);  /* 10.0.0.1 - .2 */
+	r[1] = mkflow4(3, 9, 53, 40000, 1, 1, 1);   /* .3 - .9 */
+	r[2] = mkflow4(5, 6, 22, 443, 2, 2, 1);     /* .5 - .6 */
+	r[3] = mkclass(0, 0, 0, 0x0806, 0, 3, 4);   /* ARP: coarse */
+	ok(ix, pcv_index_flows_put(ix, seg, r, 4), "put");
+	r[4] = mkflow4(1, 9, 443, 1, 0, 0, 1);      /* another segment */
+	ok(ix, pcv_index_flows_put(ix, other, &r[4], 1), "put other");
+
+	sel.by = PCV_FLOWS_BY_ADDR;
+	sel.lo = a1;
+	l = (struct flowlist){ 0 };
+	ok(ix, pcv_index_flows_select(ix, seg, &sel, flow_cb, &l), "addr");
+	cr_assert_eq(l.n, 2);
+	cr_assert(rec_eq(&l.r[0], &r[0]) || rec_eq(&l.r[1], &r[0]));
+	cr_assert(l.r[0].coarse || l.r[1].coarse, "the coarse row");
+
+	sel.lo = a9; /* as addr_hi */
+	l = (struct flowlist){ 0 };
+	ok(ix, pcv_index_flows_select(ix, seg, &sel, flow_cb, &l), "addr hi");
+	cr_assert_eq(l.n, 2);
+
+	sel.by = PCV_FLOWS_BY_RANGE;
+	sel.lo = n_lo;
+	sel.hi = n_hi;
+	l = (struct flowlist){ 0 };
+	ok(ix, pcv_index_flows_select(ix, seg, &sel, flow_cb, &l), "range");
+	cr_assert_eq(l.n, 3, "rows 0, 1 and the coarse one: %d", l.n);
+
+	sel.by = PCV_FLOWS_BY_PORT;
+	sel.port = 443;
+	l = (struct flowlist){ 0 };
+	ok(ix, pcv_index_flows_select(ix, seg, &sel, flow_cb, &l), "port");
+	cr_assert_eq(l.n, 3, "rows 0, 2 (port_lo and port_hi), coarse: %d",
+		     l.n);
+	sel.port = 8080;
+	l = (struct flowlist){ 0 };
+	ok(ix, pcv_index_flows_select(ix, seg, &sel, flow_cb, &l), "none");
+	cr_assert_eq(l.n, 1);
+	cr_assert(l.r[0].coarse);
+
+	sel.by = PCV_FLOWS_BY_ADDR;
+	sel.alen = 5;
+	cr_assert_eq(pcv_index_flows_select(ix, seg, &sel, flow_cb, &l),
+		     -EINVAL);
+	pcv_index_close(ix);
+}
+
 Test(index, coarse_rows_merge_only_when_blocks_touch)
 {
 	struct pcv_flow_rec r;
