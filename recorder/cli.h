@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Exit codes of every program. */
 #define CLI_EXIT_OK 0
@@ -45,6 +46,20 @@ int cli_parse_duration_ns(const char *flag, const char *s, uint64_t min_ns,
 
 /* cli_stderr_is_tty() - whether fd 2 is a terminal. */
 bool cli_stderr_is_tty(void);
+
+/* ===== one line per packet (cli-print.c) ============================== */
+
+struct pcv_dissect;
+struct pcv_packet;
+
+/*
+ * cli_print_packet() - "TIME IP SRC.PORT > DST.PORT: TCP [S.], length N"
+ * and the like, from @d (pcv_dissect()'s result @rc) on @f; local time,
+ * nanoseconds, with the date first when @date.
+ */
+void cli_print_packet(FILE *f, const struct pcv_packet *p,
+		      const struct pcv_dissect *d, int rc, int linktype,
+		      bool date);
 
 /* ===== filters: the same flags in every program that captures ======== */
 

@@ -191,106 +191,6 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-/* ===== one line per packet ============================================= */
-
-static void fmt_time(uint64_t ts_ns, char *buf, size_t len)
-{
-	time_t sec = (time_t)(ts_ns / 1000000000u);
-	struct tm tm;
-
-	localtime_r(&sec, &tm);
-	snprintf(buf, len, "%02d:%02d:%02d.%09u", tm.tm_hour, tm.tm_min,
-		 tm.tm_sec, (unsigned)(ts_ns % 1000000000u));
-}
-
-static const char *proto_name(uint8_t proto, char *buf, size_t len)
-{
-	switch (proto) {
-	case 6:
-		return "TCP";
-	case 17:
-		return "UDP";
-	case 132:
-		return "SCTP";
-	case 1:
-		return "ICMP";
-	case 58:
-		return "ICMP6";
-	case 136:
-		return "UDPLite";
-	default:
-		snprintf(buf, len, "proto %u", proto);
-		return buf;
-	}
-}
-
-static void fmt_tcp_flags(uint8_t f, char *buf)
-{
-	static const char names[] = "FSRP.UEW"; /* tcpdump's letters */
-	size_t n = 0;
-
-	for (int i = 0; i < 8; i++) {
-		if (f & (1u << i))
-			buf[n++] = names[i];
-	}
-	if (n == 0)
-		buf[n++] = 'n'; /* "none", as tcpdump prints it */
-	buf[n] = '\0';
-}
-
-static void print_packet(const struct viewer *vw, const struct pcv_packet *p,
-			 const struct pcv_dissect *d, int rc)
-{
-	const struct pcv_flow_key *k = &d->key;
-	char ts[32], src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], pb[16];
-	char flags[10];
-	int af = k->family == 6 ? AF_INET6 : AF_INET;
-	bool ports = (d->flags & PCV_DF_L4) &&
-		     (k->proto == 6 || k->proto == 17 || k->proto == 132 ||
-		      k->proto == 136);
-
-	fmt_time(p->ts_ns, ts, sizeof(ts));
-	printf("%s ", ts);
-	for (unsigned i = 0; i < d->nvlan && i < PCV_DISSECT_MAX_VLAN; i++)
-		printf("vlan %u, ", d->vlan_ids[i]);
-	if (d->flags & PCV_DF_MPLS)
-		printf("mpls (%u labels), ", d->nmpls);
-	if (rc != 0) {
-		if (rc == PCV_ELINKTYPE)
-			printf("link type %d", vw->linktype);
-		else
-			printf("ethertype 0x%04x", d->ethertype);
-	} else {
-		inet_ntop(af, k->src, src, sizeof(src));
-		inet_ntop(af, k->dst, dst, sizeof(dst));
-		printf("%s ", k->family == 6 ? "IP6" : "IP");
-		if (ports)
-			printf("%s.%u > %s.%u: %s", src, k->sport, dst,
-			       k->dport, proto_name(k->proto, pb, sizeof(pb)));
-		else
-			printf("%s > %s: %s", src, dst,
-			       proto_name(k->proto, pb, sizeof(pb)));
-		if (k->proto == 6 && (d->flags & PCV_DF_L4)) {
-			fmt_tcp_flags(d->tcp_flags, flags);
-			printf(" [%s]", flags);
-		} else if ((k->proto == 1 || k->proto == 58) &&
-			   (d->flags & PCV_DF_L4)) {
-			printf(" type %u code %u", k->sport, k->dport);
-		}
-		if (d->flags & PCV_DF_FRAG)
-			printf(" frag id %" PRIu32 " off %u", d->frag_id,
-			       d->frag_off);
-	}
-	printf(", length %u", p->len);
-	if (p->caplen < p->len)
-		printf(" (captured %u)", p->caplen);
-	if (d->flags & PCV_DF_TRUNCATED)
-		printf(" [truncated]");
-	if (d->flags & PCV_DF_MALFORMED)
-		printf(" [malformed]");
-	putchar('\n');
-}
-
 /* ===== summary ========================================================= */
 
 static void tally(struct tally *t, const struct pcv_packet *p,
@@ -366,7 +266,7 @@ static void on_packet(const struct pcv_packet *p, void *user)
 	rc = pcv_dissect(p->data, p->caplen, vw->linktype, &d);
 	tally(&vw->t, p, &d, rc);
 	if (vw->o.verbose)
-		print_packet(vw, p, &d, rc);
+		cli_print_packet(stdout, p, &d, rc, vw->linktype, false);
 	else if (vw->progress)
 		progress(vw);
 	if (vw->o.max_pkts && vw->t.pkts >= vw->o.max_pkts)

@@ -23,6 +23,7 @@
 
 #include "cli-merge.h"
 #include "cli.h"
+#include "pcv/dissect.h"
 #include "pcv/filter.h"
 #include "pcv/index.h"
 #include "pcv/query.h"
@@ -47,8 +48,15 @@ static const char usage_text[] =
 	"  -w, --write FILE       write to FILE (whole or not at all); '-' or\n"
 	"                         no -w: standard output, not a terminal\n"
 	"      --nano             nanosecond timestamps (default: microsecond)\n"
+	"      --pcapng           pcapng instead of pcap\n"
+	"      --format FMT       pcap, pcapng, text (a line per packet, may go\n"
+	"                         to a terminal), json (with --flows)\n"
 	"  -c, --count            print the number of matching packets only\n"
+	"      --flows            print the index's flow rows that may match\n"
+	"                         (window and host/net/port/protocol terms), no\n"
+	"                         packets read; a table, or --format json\n"
 	"      --limit-packets N  stop after N packets\n"
+	"      --limit-bytes SIZE stop before the packets' bytes pass SIZE\n"
 	"      --explain          print the plan (segments, blocks, bytes to\n"
 	"                         read) and exit\n"
 	"  -h, --help             this text\n"
@@ -60,6 +68,8 @@ static const char usage_text[] =
 	"  pcv-query -d /data/caps 'port 443 since 10m' | tcpdump -nr -\n"
 	"  pcv-query -d /data/caps 'host 10.0.0.1 and after 3h ago' -w out.pcap\n"
 	"  pcv-query -d /data/caps --count 'tcp[tcpflags] & tcp-syn != 0 and last 1h'\n"
+	"  pcv-query -d /data/caps --format text 'udp port 53 and last 5m'\n"
+	"  pcv-query -d /data/caps --flows 'host 10.0.0.1 and since 1h'\n"
 	"  pcv-query -d /data/caps --explain 'net 10.0.0.0/8 and between "
 	"2026-11-24T03:00:00Z and 2026-11-24T04:00:00Z'\n";
 
@@ -73,6 +83,7 @@ struct seg {
 	uint64_t bytes;     /* compressed bytes of the chosen blocks */
 	uint64_t all_bytes;
 	uint64_t start_ns, end_ns; /* end: of the last indexed block */
+	uint64_t first_ns, last_ns; /* of the chosen blocks */
 	bool skipped;       /* outside the window: its rows were not read */
 };
 
@@ -83,6 +94,8 @@ struct plan {
 	uint8_t net_lo[16], net_hi[16];
 	struct seg *segs;
 	size_t n, cap;
+	int flows;          /* --flows: 0 no, OUT_TEXT or OUT_JSON */
+	uint64_t nflows;
 	/* while listing one segment's blocks and flows */
 	struct seg *cur;
 	struct pcv_seg_block *blocks;
@@ -90,12 +103,21 @@ struct plan {
 	int64_t *cover;     /* per block: flows starting minus ending there */
 };
 
+enum out_fmt { OUT_PCAP, OUT_PCAPNG, OUT_TEXT, OUT_JSON };
+
 struct run {
 	const struct pcv_query *q;
 	struct pcv_bpf *bpf;
-	pcap_dumper_t *d;
+	enum out_fmt fmt;
+	bool count;          /* --count: no output but the number */
 	bool nano;
-	uint64_t matched, limit;
+	FILE *fp;            /* text, pcapng */
+	pcap_dumper_t *d;    /* pcap */
+	int linktype;        /* DLT_ of the packets */
+	uint64_t matched, limit, limit_bytes, bytes;
+	/* progress on a terminal: packets read, by time across the plan */
+	bool progress;
+	uint64_t scanned, span_first, span_last, next_report_ns;
 };
 
 /* ===== planning ========================================================== */
@@ -162,6 +184,70 @@ static size_t block_at(const struct plan *p, uint64_t seq)
 	return lo;
 }
 
+static void print_utc(FILE *f, uint64_t ns)
+{
+	time_t sec = (time_t)(ns / NS_PER_SEC);
+	struct tm tm;
+
+	gmtime_r(&sec, &tm);
+	fprintf(f, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900,
+		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+		(unsigned)(ns % NS_PER_SEC));
+}
+
+/*
+ * --flows: one row, as a line of the table or a JSON object.  A coarse
+ * row stands for every flow of its class (family, protocol, VLAN,
+ * EtherType) or for any packet: its addresses and ports are unknown.
+ */
+static void print_flow(const struct plan *p, const struct pcv_flow_rec *r)
+{
+	static const char *const level[] = { "exact", "class", "any" };
+	int af = r->key.family == 6 ? AF_INET6 : AF_INET;
+	char a[INET6_ADDRSTRLEN] = "", b[INET6_ADDRSTRLEN] = "";
+	bool exact = r->coarse == PCV_FLOW_EXACT;
+	const char *lv = r->coarse < 3 ? level[r->coarse] : "?";
+
+	if (exact) {
+		inet_ntop(af, r->key.src, a, sizeof(a));
+		inet_ntop(af, r->key.dst, b, sizeof(b));
+	}
+	if (p->flows == OUT_JSON) {
+		printf("{\"segment\":\"%s\",\"level\":\"%s\",\"first_ns\":%"
+		       PRIu64 ",\"last_ns\":%" PRIu64 ",\"family\":%u,"
+		       "\"proto\":%u,\"vlan\":%u,\"ethertype\":%u",
+		       p->cur->name, lv, r->first_ns, r->last_ns,
+		       r->key.family, r->key.proto, r->key.vlan, r->ethertype);
+		if (exact)
+			printf(",\"addr_a\":\"%s\",\"port_a\":%u,"
+			       "\"addr_b\":\"%s\",\"port_b\":%u", a,
+			       r->key.sport, b, r->key.dport);
+		printf(",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
+		       ",\"tcp_flags\":%u,\"first_block\":%u,"
+		       "\"last_block\":%u}\n", r->pkts, r->bytes, r->tcp_flags,
+		       r->first_block, r->last_block);
+		return;
+	}
+	print_utc(stdout, r->first_ns);
+	putchar(' ');
+	print_utc(stdout, r->last_ns);
+	if (exact)
+		printf(" %s proto %u %s %u <> %s %u", af == AF_INET6 ? "IP6" : "IP",
+		       r->key.proto, a, r->key.sport, b, r->key.dport);
+	else if (r->coarse == PCV_FLOW_CLASS)
+		printf(" class: family %u proto %u ethertype 0x%04x",
+		       r->key.family, r->key.proto, r->ethertype);
+	else
+		printf(" any packet");
+	if (r->key.vlan)
+		printf(" vlan %u", r->key.vlan);
+	printf(": %" PRIu64 " packets, %" PRIu64 " bytes", r->pkts, r->bytes);
+	if (r->key.proto == 6 && r->key.family)
+		printf(", tcp flags 0x%02x", r->tcp_flags);
+	printf(" [%s, blocks %u-%u of %s]\n", lv, r->first_block,
+	       r->last_block, p->cur->name);
+}
+
 /* Count the block range of a flow row that may match: +1 where it
  * starts, -1 past its end; a running sum then says which are covered. */
 static int on_flow(const struct pcv_flow_rec *r, void *user)
@@ -171,6 +257,13 @@ static int on_flow(const struct pcv_flow_rec *r, void *user)
 
 	if (!pcv_query_flow_may_match(&p->q, r))
 		return 0;
+	if (p->flows) {
+		if (r->last_ns >= p->q.since_ns && r->first_ns < p->q.until_ns) {
+			print_flow(p, r);
+			p->nflows++;
+		}
+		return 0;
+	}
 	a = block_at(p, r->first_block);
 	b = block_at(p, (uint64_t)r->last_block + 1);
 	if (a < b) {
@@ -251,7 +344,8 @@ static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 	g->seqs = malloc((p->nb ? p->nb : 1) * sizeof(*g->seqs));
 	if (!p->cover || !g->seqs)
 		return -ENOMEM;
-	if (p->q.nterms) {
+	p->cur = g;
+	if (p->q.nterms || p->flows) {
 		rc = p->have_sel
 			? pcv_index_flows_select(ix, g->id, &p->sel, on_flow, p)
 			: pcv_index_flows(ix, g->id, on_flow, p);
@@ -267,6 +361,10 @@ static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 			continue;
 		if (p->q.nterms && !flows)
 			continue;
+		if (!g->nseqs || b->first_ns < g->first_ns)
+			g->first_ns = b->first_ns;
+		if (b->last_ns > g->last_ns)
+			g->last_ns = b->last_ns;
 		g->seqs[g->nseqs++] = b->seq;
 		g->bytes += b->comp_size;
 	}
@@ -399,22 +497,114 @@ static void explain(const struct plan *p)
 
 /* ===== execution ========================================================= */
 
+/* ----- pcapng (draft-ietf-opsawg-pcapng): SHB, one IDB, EPBs ----- */
+
+static void put32(FILE *f, uint32_t v)
+{
+	fwrite(&v, 4, 1, f); /* host order: the SHB's magic says which */
+}
+
+static void pcapng_begin(FILE *f, int dlt, bool nano)
+{
+	/* LINKTYPE_ values: DLT_RAW is 12 or 14 by platform, 101 on disk */
+	uint16_t lt = dlt == DLT_RAW ? 101 : (uint16_t)dlt, zero = 0;
+	uint32_t idb_len = 20 + (nano ? 12 : 0);
+
+	put32(f, 0x0A0D0D0A);            /* section header */
+	put32(f, 28);
+	put32(f, 0x1A2B3C4D);
+	fwrite(&(uint16_t){ 1 }, 2, 1, f); /* version 1.0 */
+	fwrite(&zero, 2, 1, f);
+	put32(f, 0xffffffff);            /* section length: unknown */
+	put32(f, 0xffffffff);
+	put32(f, 28);
+	put32(f, 1);                     /* interface description */
+	put32(f, idb_len);
+	fwrite(&lt, 2, 1, f);
+	fwrite(&zero, 2, 1, f);
+	put32(f, 262144);                /* snaplen */
+	if (nano) {                      /* if_tsresol = 10^-9 */
+		fwrite(&(uint16_t){ 9 }, 2, 1, f);
+		fwrite(&(uint16_t){ 1 }, 2, 1, f);
+		put32(f, 9);
+		put32(f, 0);             /* opt_endofopt */
+	}
+	put32(f, idb_len);
+}
+
+static void pcapng_packet(FILE *f, const struct pcv_packet *pk, bool nano)
+{
+	uint64_t ts = nano ? pk->ts_ns : pk->ts_ns / 1000;
+	uint32_t pad = (4 - pk->caplen % 4) % 4, len = 32 + pk->caplen + pad;
+
+	put32(f, 6);                     /* enhanced packet */
+	put32(f, len);
+	put32(f, 0);                     /* interface 0 */
+	put32(f, (uint32_t)(ts >> 32));
+	put32(f, (uint32_t)ts);
+	put32(f, pk->caplen);
+	put32(f, pk->len);
+	fwrite(pk->data, 1, pk->caplen, f);
+	fwrite("\0\0\0", 1, pad, f);
+	put32(f, len);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+/* Four times a second on a terminal: how far through the plan's time. */
+static void progress(struct run *r, uint64_t ts_ns, bool last)
+{
+	uint64_t now = mono_ns();
+	double pct = 100.0;
+
+	if (!last && now < r->next_report_ns)
+		return;
+	r->next_report_ns = now + NS_PER_SEC / 4;
+	if (!last && r->span_last > r->span_first && ts_ns >= r->span_first)
+		pct = 100.0 * (double)(ts_ns - r->span_first) /
+		      (double)(r->span_last - r->span_first);
+	fprintf(stderr, "\r%s: %5.1f%%, %" PRIu64 " packets read, %" PRIu64
+		" matched%s", cli_prog, pct > 100 ? 100 : pct, r->scanned,
+		r->matched, last ? "\n" : "");
+}
+
 static int on_packet(const struct pcv_packet *pk, void *user)
 {
 	struct run *r = user;
 	struct pcap_pkthdr h;
+	struct pcv_dissect d;
+	int rc;
 
+	r->scanned++;
+	if (r->progress)
+		progress(r, pk->ts_ns, false);
 	if (pk->ts_ns < r->q->since_ns || pk->ts_ns >= r->q->until_ns ||
 	    !pcv_bpf_match(r->bpf, pk->data, pk->caplen, pk->len))
 		return 0;
+	if (r->limit_bytes && r->bytes + pk->caplen > r->limit_bytes)
+		return 1;
 	r->matched++;
-	if (r->d) {
+	r->bytes += pk->caplen;
+	if (r->count) {
+		/* nothing to write */
+	} else if (r->fmt == OUT_PCAP) {
 		h.ts.tv_sec = (time_t)(pk->ts_ns / NS_PER_SEC);
 		h.ts.tv_usec = (suseconds_t)(pk->ts_ns % NS_PER_SEC /
 					     (r->nano ? 1 : 1000));
 		h.caplen = pk->caplen;
 		h.len = pk->len;
 		pcap_dump((u_char *)r->d, &h, pk->data);
+	} else if (r->fmt == OUT_PCAPNG) {
+		pcapng_packet(r->fp, pk, r->nano);
+	} else {
+		rc = pcv_dissect(pk->data, pk->caplen, r->linktype, &d);
+		cli_print_packet(r->fp, pk, &d, rc, r->linktype, true);
 	}
 	return r->limit && r->matched >= r->limit ? 1 : 0;
 }
@@ -484,7 +674,7 @@ static int compile(struct run *r, const struct plan *p, const char *query)
 }
 
 static int execute(struct plan *p, struct run *r, const char *dir,
-		   const char *out, bool count)
+		   const char *out)
 {
 	struct merge m = { 0 };
 	char *tmp = NULL, path[4096];
@@ -492,15 +682,23 @@ static int execute(struct plan *p, struct run *r, const char *dir,
 	pcap_t *dead = NULL;
 	int rc = 0;
 
+	r->span_first = UINT64_MAX;
 	for (size_t i = 0; rc == 0 && i < p->n; i++) {
-		if (!p->segs[i].nseqs)
+		const struct seg *g = &p->segs[i];
+
+		if (!g->nseqs)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, p->segs[i].name);
-		rc = merge_add(&m, path, p->segs[i].seqs, p->segs[i].nseqs);
+		snprintf(path, sizeof(path), "%s/%s", dir, g->name);
+		rc = merge_add(&m, path, g->seqs, g->nseqs);
+		if (g->first_ns < r->span_first)
+			r->span_first = g->first_ns;
+		if (g->last_ns > r->span_last)
+			r->span_last = g->last_ns;
 	}
 	if (rc < 0)
 		goto out;
-	if (!count) {
+	r->linktype = m.n ? m.linktype : (p->n ? p->segs[0].linktype : DLT_EN10MB);
+	if (!r->count) {
 		if (out && asprintf(&tmp, "%s.partial-%d", out, (int)getpid()) < 0) {
 			rc = -1;
 			goto out;
@@ -511,8 +709,12 @@ static int execute(struct plan *p, struct run *r, const char *dir,
 			goto out;
 		}
 		setvbuf(fp, NULL, _IOFBF, 1 << 20);
-		dead = pcap_open_dead_with_tstamp_precision(
-			m.n ? m.linktype : (p->n ? p->segs[0].linktype : DLT_EN10MB),
+		r->fp = fp;
+		if (r->fmt == OUT_PCAPNG)
+			pcapng_begin(fp, r->linktype, r->nano);
+	}
+	if (!r->count && r->fmt == OUT_PCAP) {
+		dead = pcap_open_dead_with_tstamp_precision(r->linktype,
 			262144, r->nano ? PCAP_TSTAMP_PRECISION_NANO
 					: PCAP_TSTAMP_PRECISION_MICRO);
 		r->d = dead ? pcap_dump_fopen(dead, fp) : NULL;
@@ -526,21 +728,27 @@ static int execute(struct plan *p, struct run *r, const char *dir,
 	}
 	rc = merge_run(&m, on_packet, r);
 	if (rc > 0)
-		rc = 0; /* the limit */
-	if (r->d) {
-		if (pcap_dump_flush(r->d) < 0 || ferror(fp)) {
+		rc = 0; /* a limit */
+	if (r->progress)
+		progress(r, 0, true);
+	if (r->fp) {
+		if (fflush(fp) != 0 || ferror(fp)) {
 			cli_error("%s: write error: %s", out ? out : "stdout",
 				  strerror(errno));
 			rc = -1;
 		}
-		pcap_dump_close(r->d); /* closes fp */
+		if (r->d)
+			pcap_dump_close(r->d); /* closes fp */
+		else if (tmp)
+			fclose(fp);
 		r->d = NULL;
+		r->fp = NULL;
 	}
 	if (rc == 0 && tmp && rename(tmp, out) < 0) {
 		cli_error("%s: %s", out, strerror(errno));
 		rc = -1;
 	}
-	if (rc == 0 && count)
+	if (rc == 0 && r->count)
 		printf("%" PRIu64 "\n", r->matched);
 out:
 	if (tmp) {
@@ -564,6 +772,10 @@ int main(int argc, char **argv)
 		{ "nano", no_argument, NULL, 'n' },
 		{ "count", no_argument, NULL, 'c' },
 		{ "limit-packets", required_argument, NULL, 'L' },
+		{ "limit-bytes", required_argument, NULL, 'B' },
+		{ "pcapng", no_argument, NULL, 'G' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "flows", no_argument, NULL, 'f' },
 		{ "explain", no_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -572,7 +784,7 @@ int main(int argc, char **argv)
 	struct cli_filter qf = { 0 };
 	struct plan p = { 0 };
 	struct run r = { 0 };
-	bool count = false, show_plan = false;
+	bool show_plan = false, text_fmt = false, json = false;
 	char err[256];
 	struct timespec now;
 	size_t pos = 0;
@@ -591,7 +803,34 @@ int main(int argc, char **argv)
 			r.nano = true;
 			break;
 		case 'c':
-			count = true;
+			r.count = true;
+			break;
+		case 'B':
+			if (cli_parse_size("--limit-bytes", optarg, 1,
+					   UINT64_MAX, &r.limit_bytes) < 0)
+				return CLI_EXIT_USAGE;
+			break;
+		case 'G':
+			r.fmt = OUT_PCAPNG;
+			break;
+		case 'F':
+			if (strcmp(optarg, "pcap") == 0) {
+				r.fmt = OUT_PCAP;
+			} else if (strcmp(optarg, "pcapng") == 0) {
+				r.fmt = OUT_PCAPNG;
+			} else if (strcmp(optarg, "text") == 0) {
+				r.fmt = OUT_TEXT;
+				text_fmt = true;
+			} else if (strcmp(optarg, "json") == 0) {
+				json = true;
+			} else {
+				cli_error("--format: '%s': pcap, pcapng, text or json (with --flows)",
+					  optarg);
+				return CLI_EXIT_USAGE;
+			}
+			break;
+		case 'f':
+			p.flows = OUT_TEXT;
 			break;
 		case 'L':
 			if (cli_parse_u64("--limit-packets", optarg, 1,
@@ -613,9 +852,22 @@ int main(int argc, char **argv)
 		cli_error("give the store with -d DIR (see --help)");
 		return CLI_EXIT_USAGE;
 	}
+	if (json && !p.flows) {
+		cli_error("--format json is for --flows");
+		return CLI_EXIT_USAGE;
+	}
+	if (p.flows && (out || r.count || r.fmt == OUT_PCAPNG || r.limit ||
+			r.limit_bytes)) {
+		cli_error("--flows prints flow rows on standard output: no -w, --count, --pcapng or limits");
+		return CLI_EXIT_USAGE;
+	}
+	if (json)
+		p.flows = OUT_JSON;
 	if (out && strcmp(out, "-") == 0)
 		out = NULL;
-	if (!out && !count && !show_plan && isatty(STDOUT_FILENO)) {
+	r.progress = !show_plan && !p.flows && cli_stderr_is_tty();
+	if (!out && !r.count && !show_plan && !p.flows && !text_fmt &&
+	    isatty(STDOUT_FILENO)) {
 		cli_error("refusing to write a binary pcap to a terminal: use -w FILE, a pipe, or --count");
 		return CLI_EXIT_USAGE;
 	}
@@ -638,13 +890,18 @@ int main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	}
 	r.q = &p.q;
-	rc = plan_store(&p, dir) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	/* --flows prints while planning: refuse a bad expression first */
+	rc = p.flows ? compile(&r, &p, qf.expr ? qf.expr : "") : CLI_EXIT_OK;
+	pcv_bpf_free(r.bpf);
+	r.bpf = NULL;
+	if (rc == CLI_EXIT_OK)
+		rc = plan_store(&p, dir) < 0 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 	if (rc == CLI_EXIT_OK)
 		rc = compile(&r, &p, qf.expr ? qf.expr : "");
 	if (rc == CLI_EXIT_OK && show_plan)
 		explain(&p);
-	else if (rc == CLI_EXIT_OK)
-		rc = execute(&p, &r, dir, out, count);
+	else if (rc == CLI_EXIT_OK && !p.flows)
+		rc = execute(&p, &r, dir, out);
 	pcv_bpf_free(r.bpf);
 	plan_free(&p);
 	free(qf.expr);

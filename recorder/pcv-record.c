@@ -51,6 +51,8 @@ static const char usage_text[] =
 	"                            for import; 0: no limit)\n"
 	"      --align               cut segments on multiples of segment-time\n"
 	"      --flush-interval DUR  data queryable after at most this (1s)\n"
+	"      --max-flows N         exact flows per index commit, then coarse\n"
+	"                            rows (65536)\n"
 	"  -q, --quiet               no statistics line every 10 s\n"
 	"  -v, --verbose             say more\n"
 	"  -h, --help                this text\n"
@@ -140,7 +142,7 @@ static int add_files(struct opts *o, const char *pattern)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_SEGSIZE, O_SEGTIME, O_ALIGN,
-	       O_FLUSH };
+	       O_FLUSH, O_MAXFLOWS };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "read", required_argument, NULL, 'r' },
@@ -156,6 +158,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "segment-time", required_argument, NULL, O_SEGTIME },
 		{ "align", no_argument, NULL, O_ALIGN },
 		{ "flush-interval", required_argument, NULL, O_FLUSH },
+		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -224,6 +227,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
 						  1000000, 3600ull * 1000000000,
 						  &o->wo.flush_ns) < 0)
 				return -1;
+			break;
+		case O_MAXFLOWS:
+			if (cli_parse_u64("--max-flows", optarg, 1, 1u << 24,
+					  &v) < 0)
+				return -1;
+			o->wo.max_flows = (uint32_t)v;
 			break;
 		case 'q':
 			o->quiet = true;

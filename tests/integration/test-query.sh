@@ -47,6 +47,24 @@ for f in "${FILES[@]}"; do
 done
 ok "${#EXPRS[@]} expressions x ${#FILES[@]} files: identical to tcpdump -r ($n runs)"
 
+# Pruning stays conservative when the index is coarse: 16 exact flows
+# per commit, the rest in class rows.  Same expressions, same answers.
+f=${FILES[0]}
+co=$TMP/st-coarse
+"$BIN/pcv-record" -q -r "$f" -o "$co" --block-size 64KiB --max-flows 16 2>/dev/null ||
+	fail "import with --max-flows 16 failed"
+cpk=$(sqlite3 "$co/index.sqlite" 'select sum(pkts) from flows where coarse > 0')
+[ "$cpk" -gt 100000 ] || fail "--max-flows 16: only $cpk packets in coarse rows"
+for e in "${EXPRS[@]}"; do
+	tcpdump -r "$f" -w "$TMP/ref.pcap" $e 2>/dev/null ||
+		tcpdump -r "$f" -w "$TMP/ref.pcap" "$e" 2>/dev/null
+	"$Q" -d "$co" -w "$TMP/ours.pcap" "$e" 2>"$TMP/err" ||
+		fail "coarse index '$e': $(cat "$TMP/err")"
+	same_records "$TMP/ref.pcap" "$TMP/ours.pcap" ||
+		fail "coarse index '$e': not the packets tcpdump keeps"
+done
+ok "a coarse index ($cpk of 119851 packets in class rows): the ${#EXPRS[@]} expressions still exact"
+
 # Time windows: whole seconds inside the first file, against tcpdump's
 # output cut to the same window ([A, B): A included, B excluded); one
 # line per packet (continuation lines of multi-line decodes left out).
@@ -83,6 +101,58 @@ c=$("$Q" -d "$st" --count 'tcp')
 [ "$(tcpdump -r "$TMP/ten.pcap" --count 2>/dev/null | awk '{print $1}')" -eq 10 ] ||
 	fail "--limit-packets 10"
 ok "--count and --limit-packets"
+
+# --limit-bytes: the most packets whose captured bytes fit.
+"$Q" -d "$st" --limit-bytes 100000 -w "$TMP/lb.pcap" tcp
+k=$(tcpdump -r "$TMP/lb.pcap" --count 2>/dev/null | awk '{print $1}')
+"$Q" -d "$st" --limit-packets $((k + 1)) -w "$TMP/lb1.pcap" tcp
+data=$(( $(stat -c %s "$TMP/lb.pcap") - 24 - 16 * k ))
+data1=$(( $(stat -c %s "$TMP/lb1.pcap") - 24 - 16 * (k + 1) ))
+[ "$k" -gt 0 ] && [ $data -le 100000 ] && [ $data1 -gt 100000 ] ||
+	fail "--limit-bytes 100000: $k packets, $data bytes; one more: $data1"
+ok "--limit-bytes 100000: $k packets, $data bytes of packet data"
+
+# Other outputs: pcapng (us and ns) holds the same records as pcap; text
+# is one line per packet; --flows lists index rows without reading packets.
+for nano in "" --nano; do
+	"$Q" -d "$st" $nano --pcapng 'port 53' >"$TMP/q.pcapng"
+	file "$TMP/q.pcapng" | grep -q pcapng || fail "--pcapng $nano: $(file "$TMP/q.pcapng")"
+	tcpdump -r "$TMP/q.pcapng" -w "$TMP/from-ng.pcap" 2>/dev/null ||
+		fail "tcpdump cannot read --pcapng $nano output"
+	"$Q" -d "$st" $nano -w "$TMP/q.pcap" 'port 53'
+	same_records "$TMP/q.pcap" "$TMP/from-ng.pcap" || fail "--pcapng $nano differs from pcap"
+	[ "$(tcpdump -tt -nn -r "$TMP/q.pcapng" 2>/dev/null | head -1 | cut -d' ' -f1)" = \
+	  "$(tcpdump -tt -nn -r "$TMP/q.pcap" 2>/dev/null | head -1 | cut -d' ' -f1)" ] ||
+		fail "--pcapng $nano: timestamps differ"
+done
+"$Q" -d "$st" --format text 'udp port 53' >"$TMP/q.txt"
+[ "$(wc -l <"$TMP/q.txt")" -eq "$("$Q" -d "$st" --count 'udp port 53')" ] ||
+	fail "--format text: $(wc -l <"$TMP/q.txt") lines"
+line='^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9} .*UDP.*length [0-9]+'
+grep -Evq "$line" "$TMP/q.txt" && fail "--format text: $(grep -Ev "$line" "$TMP/q.txt" | head -2)"
+"$Q" -d "$st" --flows 'host 10.0.2.15' >"$TMP/flows.txt"
+[ -s "$TMP/flows.txt" ] || fail "--flows printed nothing"
+grep -v 'class\|any packet' "$TMP/flows.txt" | grep -vq ' 10\.0\.2\.15 ' &&
+	fail "--flows: an exact row without the host: $(grep -v ' 10\.0\.2\.15 ' "$TMP/flows.txt" | grep -v class | head -1)"
+"$Q" -d "$st" --flows --format json 'host 10.0.2.15' >"$TMP/flows.json"
+[ "$(wc -l <"$TMP/flows.json")" -eq "$(wc -l <"$TMP/flows.txt")" ] ||
+	fail "--flows json and table differ in rows"
+grep -vq '^{"segment":".*"packets":[0-9]*,.*}$' "$TMP/flows.json" && fail "--flows json: $(head -1 "$TMP/flows.json")"
+sum=$(sed 's/.*"packets":\([0-9]*\).*/\1/' "$TMP/flows.json" | awk '{ s += $1 } END { print s }')
+want=$(tcpdump -r "$f" --count 'host 10.0.2.15' 2>/dev/null | awk '{print $1}')
+[ "$sum" -ge "$want" ] || fail "--flows rows count $sum packets, tcpdump finds $want"
+ok "--pcapng (us, ns) = pcap; --format text: a line per packet; --flows: $(wc -l <"$TMP/flows.txt") rows counting $sum >= $want packets"
+
+# Progress on a terminal (script(1) gives it one), and only there.
+if command -v script >/dev/null; then
+	script -qc "'$Q' -d '$st' -w '$TMP/p.pcap' tcp" /dev/null | tr '\r' '\n' >"$TMP/tty.txt"
+	want=$(tcpdump -r "$f" --count tcp 2>/dev/null | awk '{print $1}')
+	grep -q "100.0%, [0-9]* packets read, $want matched" "$TMP/tty.txt" ||
+		fail "no progress on a terminal: $(tail -2 "$TMP/tty.txt")"
+	"$Q" -d "$st" -w "$TMP/p.pcap" tcp 2>"$TMP/err"
+	[ ! -s "$TMP/err" ] || fail "progress without a terminal: $(cat "$TMP/err")"
+	ok "progress on a terminal's stderr: $(grep "100.0%" "$TMP/tty.txt")"
+fi
 
 # Pruning never loses packets: the plan for a selective query reads fewer
 # blocks than the store has, and its result above was already exact.
