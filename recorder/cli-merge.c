@@ -4,10 +4,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli-merge.h"
@@ -15,10 +17,23 @@
 
 /* One packet of a loaded block. */
 struct rec {
-	size_t off; /* in the stream's data buffer */
+	size_t off; /* in the slot's data buffer */
 	uint32_t caplen, len;
 	uint64_t ts_ns;
 };
+
+/* One decompressed block: its packets, and what reading it said. */
+struct slot {
+	struct rec *recs;
+	size_t nrecs, recs_cap;
+	uint8_t *data;
+	size_t data_len, data_cap;
+	bool oom;
+	int rc;                       /* pcv_seg_reader_read_block()'s */
+	char err[PCV_ERRBUF_SIZE];
+};
+
+enum pre_state { PRE_NONE, PRE_QUEUED, PRE_BUSY, PRE_DONE };
 
 struct merge_stream {
 	char *path;
@@ -27,14 +42,14 @@ struct merge_stream {
 	size_t nblocks;
 	struct pcv_seg_reader *r;     /* open while the merge reads it */
 	size_t next;                  /* next block to load */
-	/* the loaded block: recs[pos..nrecs) still to go */
-	struct rec *recs;
-	size_t nrecs, pos, recs_cap;
-	uint8_t *data;
-	size_t data_len, data_cap;
-	bool oom;
+	struct slot cur;              /* the loaded block: recs[pos..nrecs) */
+	size_t pos;
+	/* the block after it, decompressed ahead by the worker thread:
+	 * pre and r are the worker's while PRE_QUEUED/PRE_BUSY */
+	struct slot pre;
+	size_t pre_block;
+	enum pre_state pre_state;     /* under merge.lock */
 };
-
 
 /* ===== inputs ============================================================ */
 
@@ -184,59 +199,141 @@ int merge_add_dir(struct merge *c, const char *dir)
 
 static void on_pkt(const struct pcv_packet *p, void *user)
 {
-	struct merge_stream *s = user;
+	struct slot *sl = user;
 	struct rec *rec;
 
-	if (s->oom)
+	if (sl->oom)
 		return;
-	if (s->nrecs == s->recs_cap) {
-		size_t cap = s->recs_cap ? s->recs_cap * 2 : 1024;
-		struct rec *nr = realloc(s->recs, cap * sizeof(*nr));
+	if (sl->nrecs == sl->recs_cap) {
+		size_t cap = sl->recs_cap ? sl->recs_cap * 2 : 1024;
+		struct rec *nr = realloc(sl->recs, cap * sizeof(*nr));
 
 		if (!nr) {
-			s->oom = true;
+			sl->oom = true;
 			return;
 		}
-		s->recs = nr;
-		s->recs_cap = cap;
+		sl->recs = nr;
+		sl->recs_cap = cap;
 	}
-	if (s->data_len + p->caplen > s->data_cap) {
-		size_t cap = s->data_cap ? s->data_cap : 1 << 20;
+	if (sl->data_len + p->caplen > sl->data_cap) {
+		size_t cap = sl->data_cap ? sl->data_cap : 1 << 20;
 		uint8_t *nd;
 
-		while (cap < s->data_len + p->caplen)
+		while (cap < sl->data_len + p->caplen)
 			cap *= 2;
-		nd = realloc(s->data, cap);
+		nd = realloc(sl->data, cap);
 		if (!nd) {
-			s->oom = true;
+			sl->oom = true;
 			return;
 		}
-		s->data = nd;
-		s->data_cap = cap;
+		sl->data = nd;
+		sl->data_cap = cap;
 	}
-	rec = &s->recs[s->nrecs++];
-	rec->off = s->data_len;
+	rec = &sl->recs[sl->nrecs++];
+	rec->off = sl->data_len;
 	rec->caplen = p->caplen;
 	rec->len = p->len;
 	rec->ts_ns = p->ts_ns;
-	memcpy(s->data + s->data_len, p->data, p->caplen);
-	s->data_len += p->caplen;
+	memcpy(sl->data + sl->data_len, p->data, p->caplen);
+	sl->data_len += p->caplen;
 }
 
-static void stream_close(struct merge_stream *s)
+/* Decompress block @i of @s into @sl.  Either thread, never both at once
+ * for one stream (the reader is not shared). */
+static void read_into(struct merge_stream *s, size_t i, struct slot *sl)
 {
-	pcv_seg_reader_close(s->r);
-	s->r = NULL;
-	free(s->recs);
-	free(s->data);
-	s->recs = NULL;
-	s->data = NULL;
-	s->recs_cap = s->data_cap = 0;
+	sl->nrecs = sl->data_len = 0;
+	sl->oom = false;
+	sl->rc = pcv_seg_reader_read_block(s->r, s->orig[i], on_pkt, sl);
+	if (sl->rc <= 0)
+		snprintf(sl->err, sizeof(sl->err), "%s",
+			 pcv_seg_reader_errmsg(s->r));
+}
+
+static void slot_free(struct slot *sl)
+{
+	free(sl->recs);
+	free(sl->data);
+	memset(sl, 0, sizeof(*sl));
+}
+
+/* ----- the worker: decompresses each stream's next block ahead ----- */
+
+static void *worker_main(void *arg)
+{
+	struct merge *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct merge_stream *s;
+
+		while (!c->stop && c->qhead == c->qtail)
+			pthread_cond_wait(&c->cond, &c->lock);
+		if (c->stop)
+			break;
+		s = &c->s[c->queue[c->qhead++ % c->n]];
+		if (s->pre_state != PRE_QUEUED)
+			continue; /* taken back */
+		s->pre_state = PRE_BUSY;
+		pthread_mutex_unlock(&c->lock);
+		read_into(s, s->pre_block, &s->pre);
+		pthread_mutex_lock(&c->lock);
+		s->pre_state = PRE_DONE;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* Ask the worker for block @i of stream @s (main thread, no lock). */
+static void prefetch(struct merge *c, struct merge_stream *s, size_t i)
+{
+	if (!c->worker_on || i >= s->nblocks)
+		return;
+	pthread_mutex_lock(&c->lock);
+	s->pre_block = i;
+	s->pre_state = PRE_QUEUED;
+	c->queue[c->qtail++ % c->n] = (size_t)(s - c->s);
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /*
- * Load the next block that reads into s->recs.  Return: 1 loaded, 0 no
- * more blocks (the stream is closed), -1 out of memory.
+ * Take the stream back from the worker and report whether block @i is
+ * ready in s->pre: wait while the worker has it, or has it in line (it
+ * takes the line in order, so this is never long, and a stream is never
+ * in the line twice).  SIZE_MAX: closing; a request still in line is
+ * dropped, and the worker skips it.
+ */
+static bool prefetched(struct merge *c, struct merge_stream *s, size_t i)
+{
+	bool ready;
+
+	if (!c->worker_on)
+		return false;
+	pthread_mutex_lock(&c->lock);
+	while (s->pre_state == PRE_BUSY ||
+	       (s->pre_state == PRE_QUEUED && i != SIZE_MAX))
+		pthread_cond_wait(&c->cond, &c->lock);
+	ready = s->pre_state == PRE_DONE && s->pre_block == i;
+	s->pre_state = PRE_NONE;
+	pthread_mutex_unlock(&c->lock);
+	return ready;
+}
+
+static void stream_close(struct merge *c, struct merge_stream *s)
+{
+	prefetched(c, s, SIZE_MAX);
+	pcv_seg_reader_close(s->r);
+	s->r = NULL;
+	slot_free(&s->cur);
+	slot_free(&s->pre);
+}
+
+/*
+ * Load the next block that reads into s->cur, and have the worker start
+ * on the one after.  Return: 1 loaded, 0 no more blocks (the stream is
+ * closed), -1 out of memory.
  */
 static int stream_load(struct merge *c, struct merge_stream *s)
 {
@@ -265,19 +362,28 @@ static int stream_load(struct merge *c, struct merge_stream *s)
 	while (s->next < s->nblocks) {
 		size_t i = s->next++;
 
-		s->nrecs = s->pos = s->data_len = 0;
-		rc = pcv_seg_reader_read_block(s->r, s->orig[i], on_pkt, s);
-		if (s->oom) {
+		if (prefetched(c, s, i)) {
+			struct slot t = s->cur;
+
+			s->cur = s->pre;
+			s->pre = t;
+		} else {
+			read_into(s, i, &s->cur);
+		}
+		s->pos = 0;
+		if (s->cur.oom) {
 			cli_error("out of memory");
 			return -1;
 		}
-		if (rc > 0)
+		if (s->cur.rc > 0) {
+			prefetch(c, s, s->next);
 			return 1;
+		}
 		/* the message names the file and the block */
-		cli_error("%s (block skipped)", pcv_seg_reader_errmsg(s->r));
+		cli_error("%s (block skipped)", s->cur.err);
 		c->failed = true;
 	}
-	stream_close(s);
+	stream_close(c, s);
 	return 0;
 }
 
@@ -287,8 +393,8 @@ static uint64_t key(const struct merge *c, size_t i)
 {
 	const struct merge_stream *s = &c->s[i];
 
-	if (s->pos < s->nrecs)
-		return s->recs[s->pos].ts_ns;
+	if (s->pos < s->cur.nrecs)
+		return s->cur.recs[s->pos].ts_ns;
 	return s->blocks[s->next].first_ns;
 }
 
@@ -325,6 +431,21 @@ static void pop_top(struct merge *c)
 
 /* ===== output ============================================================ */
 
+/* Start the worker when there is a second core for it to use. */
+static void worker_start(struct merge *c)
+{
+	c->queue = malloc((c->n ? c->n : 1) * sizeof(*c->queue));
+	if (!c->queue || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return; /* decompress in line */
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->cond, NULL);
+	c->worker_on = pthread_create(&c->worker, NULL, worker_main, c) == 0;
+	if (!c->worker_on) {
+		pthread_cond_destroy(&c->cond);
+		pthread_mutex_destroy(&c->lock);
+	}
+}
+
 int merge_run(struct merge *c, merge_cb cb, void *user)
 {
 	c->heap = malloc((c->n ? c->n : 1) * sizeof(*c->heap));
@@ -332,6 +453,7 @@ int merge_run(struct merge *c, merge_cb cb, void *user)
 		cli_error("out of memory");
 		return -1;
 	}
+	worker_start(c);
 	c->nheap = 0;
 	for (size_t i = 0; i < c->n; i++)
 		if (c->s[i].nblocks)
@@ -344,7 +466,7 @@ int merge_run(struct merge *c, merge_cb cb, void *user)
 		const struct rec *rec;
 		int rc;
 
-		if (s->pos == s->nrecs) {
+		if (s->pos == s->cur.nrecs) {
 			/* the key was a lower bound: load, and look again */
 			rc = stream_load(c, s);
 			if (rc < 0)
@@ -355,16 +477,16 @@ int merge_run(struct merge *c, merge_cb cb, void *user)
 				sift_down(c, 0);
 			continue;
 		}
-		rec = &s->recs[s->pos++];
-		p.data = s->data + rec->off;
+		rec = &s->cur.recs[s->pos++];
+		p.data = s->cur.data + rec->off;
 		p.caplen = rec->caplen;
 		p.len = rec->len;
 		p.ts_ns = rec->ts_ns;
 		rc = cb(&p, user);
 		if (rc)
 			return rc;
-		if (s->pos == s->nrecs && s->next == s->nblocks) {
-			stream_close(s);
+		if (s->pos == s->cur.nrecs && s->next == s->nblocks) {
+			stream_close(c, s);
 			pop_top(c);
 		} else {
 			sift_down(c, 0);
@@ -375,13 +497,24 @@ int merge_run(struct merge *c, merge_cb cb, void *user)
 
 void merge_free(struct merge *c)
 {
+	if (c->worker_on) {
+		pthread_mutex_lock(&c->lock);
+		c->stop = true;
+		pthread_cond_broadcast(&c->cond);
+		pthread_mutex_unlock(&c->lock);
+		pthread_join(c->worker, NULL);
+		c->worker_on = false;
+		pthread_cond_destroy(&c->cond);
+		pthread_mutex_destroy(&c->lock);
+	}
 	for (size_t i = 0; i < c->n; i++) {
-		stream_close(&c->s[i]);
+		stream_close(c, &c->s[i]);
 		free(c->s[i].path);
 		free(c->s[i].blocks);
 		free(c->s[i].orig);
 	}
 	free(c->s);
 	free(c->heap);
+	free(c->queue);
 	memset(c, 0, sizeof(*c));
 }

@@ -12,8 +12,10 @@
  *
  * A stream is opened and a block decompressed only when the merge needs
  * it: until then the block's first_ns (its smallest timestamp) stands in
- * for the next packet's timestamp, as a lower bound.  So memory holds one
- * block per segment that overlaps in time with another.
+ * for the next packet's timestamp, as a lower bound.  Once a stream's
+ * block is loaded, a worker thread decompresses its next one while the
+ * caller works through this one (with two cores or more), so memory holds
+ * two blocks per segment that overlaps in time with another.
  *
  * A damaged block is reported with its file and number and skipped;
  * merge.failed says so afterwards.
@@ -21,6 +23,7 @@
 #ifndef PCV_MERGE_H
 #define PCV_MERGE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +40,13 @@ struct merge {
 	bool failed;        /* an input or a block was skipped */
 	size_t *heap;       /* a binary min-heap of stream indexes */
 	size_t nheap;
+	/* the worker thread that decompresses ahead (cli-merge.c) */
+	pthread_t worker;
+	bool worker_on, stop;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t *queue;      /* stream indexes, a ring of n */
+	size_t qhead, qtail;
 };
 
 /*
