@@ -491,7 +491,7 @@ int pcv_query_parse(struct pcv_query *q, const char *text, uint64_t now_ns,
 	struct span *conj = NULL;
 	size_t nconj = 0, i = 0, start = 0, first_time = SIZE_MAX, flen = 0;
 	int depth = 0, rc;
-	bool has_or = false;
+	bool has_or = false, rebased = false;
 
 	memset(q, 0, sizeof(*q));
 	q->until_ns = UINT64_MAX;
@@ -568,8 +568,15 @@ int pcv_query_parse(struct pcv_query *q, const char *text, uint64_t now_ns,
 			rc = append(&q->filter, &flen, " and ", 5);
 		if (rc == 0)
 			rc = append(&q->filter, &flen, text + a, b - a);
-		if (rc == 0 && !has_or)
+		if (rc == 0 && !has_or && !rebased)
 			rc = conjunct_terms(&p, conj[k].s, conj[k].e);
+		/* After 'geneve', libpcap reads the rest of the expression in
+		 * the encapsulated packet, which flow keys (the outer
+		 * addresses and ports) do not describe: no terms after it.
+		 * vlan, mpls and pppoes move offsets too, but the dissector
+		 * follows them, so keys describe the inner packet alike. */
+		for (size_t t = conj[k].s; t < conj[k].e; t++)
+			rebased = rebased || is(&p, t, "geneve");
 	}
 	if (rc == -ENOMEM && errlen)
 		snprintf(err, errlen, "out of memory");
