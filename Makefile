@@ -29,6 +29,9 @@ endif
 # ---- flags ---------------------------------------------------------------
 
 PKGS := libpcap libzstd sqlite3 libuv
+ifeq ($(UNAME_S),Linux)
+PKGS += libxdp libbpf
+endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CRIT_CFLAGS := $(shell pkg-config --cflags criterion 2>/dev/null)
@@ -53,7 +56,7 @@ LIB_SRCS := $(wildcard capture/*.c storage/*.c)
 ifeq ($(UNAME_S),Linux)
 LIB_SRCS := $(filter-out capture/cap-bpf.c,$(LIB_SRCS))
 else
-LIB_SRCS := $(filter-out capture/cap-afpacket.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out capture/cap-afpacket.c capture/cap-afxdp.c,$(LIB_SRCS))
 endif
 CLI_SRCS := $(wildcard recorder/cli-*.c)
 PROG_SRCS := $(filter-out $(CLI_SRCS),$(wildcard recorder/*.c))
@@ -201,6 +204,24 @@ $(BUILD)/gen/schema-san.o: $(SCHEMA_C) $(FLAGS_STAMP)
 
 LIB_GEN := $(if $(SCHEMA_SQL),$(BUILD)/gen/schema.o)
 ASAN_LIB_GEN := $(if $(SCHEMA_SQL),$(BUILD)/gen/schema-san.o)
+
+# The afxdp backend's XDP program (capture/cap-afxdp.c): compiled for BPF
+# and linked into the library as bytes (pcv__xsk_bpf..pcv__xsk_bpf_end).
+ifeq ($(UNAME_S),Linux)
+BPF_INC := /usr/include/$(shell $(CC) -dumpmachine)
+$(BUILD)/gen/xsk.bpf.o: bpf/xsk.bpf.c
+	$(call msg,BPF,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) -O2 -g -target bpf -I$(BPF_INC) -Wall -c $< -o $@
+
+$(BUILD)/gen/xsk-bpf.o: $(BUILD)/gen/xsk.bpf.o
+	$(call msg,EMBED,$<)
+	$(Q)printf '\t.section .rodata\n\t.balign 8\n\t.global pcv__xsk_bpf\npcv__xsk_bpf:\n\t.incbin "%s"\n\t.global pcv__xsk_bpf_end\npcv__xsk_bpf_end:\n\t.section .note.GNU-stack,"",@progbits\n' $< | \
+		$(CC) -c -x assembler - -o $@
+
+LIB_GEN += $(BUILD)/gen/xsk-bpf.o
+ASAN_LIB_GEN += $(BUILD)/gen/xsk-bpf.o
+endif
 
 $(LIB): $(call obj,$(LIB_SRCS)) $(LIB_GEN)
 	$(call msg,AR,$@)

@@ -82,6 +82,7 @@ struct pcv_handle {
 };
 
 extern const struct pcv_backend_ops pcv__afpacket_ops;
+extern const struct pcv_backend_ops pcv__afxdp_ops;
 extern const struct pcv_backend_ops pcv__pcapfile_ops;
 extern const struct pcv_backend_ops pcv__bpf_ops;
 

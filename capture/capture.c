@@ -32,6 +32,7 @@ static const struct pcv_backend_ops *const backends[] = {
 	&pcv__pcapfile_ops, /* first: an existing file is never an interface */
 #if defined(__linux__)
 	&pcv__afpacket_ops,
+	&pcv__afxdp_ops, /* never claims under "auto" */
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__NetBSD__) || \
 	defined(__OpenBSD__) || defined(__DragonFly__)
 	&pcv__bpf_ops,

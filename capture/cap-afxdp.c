@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MIT
+/*
+ * cap-afxdp.c - Linux AF_XDP capture backend, through libxdp and libbpf.
+ *
+ * Our XDP program (bpf/xsk.bpf.c, embedded at build time) redirects every
+ * packet of a receive queue to the AF_XDP socket bound to that queue,
+ * through an XSKMAP; queues without a socket pass packets to the stack.
+ * The socket receives into a UMEM of 4 KiB frames shared with the kernel
+ * (zero-copy when the driver can, else the kernel copies); a batch points
+ * straight into those frames, which go back to the fill ring once the
+ * callback returned (release).
+ *
+ * What it means for the host: packets of the captured queue go to us, not
+ * to the kernel's stack - the right thing on a capture (SPAN, TAP) port,
+ * the wrong one on the interface a host talks through.  So "auto" never
+ * picks this backend: ask for it with -b afxdp or "afxdp:IFACE".
+ *
+ * Attachment: native XDP first, generic (SKB) mode when the driver has
+ * none; libxdp puts the program beside others when it can (dispatcher)
+ * and falls back to a plain attach.  Handles on one interface share one
+ * program (one XSKMAP slot per queue).  A program of ours left behind by
+ * a killed run is recognised by name and replaced.
+ *
+ * Timestamps are taken when a batch is read (CLOCK_REALTIME): AF_XDP
+ * carries none.  Frames longer than a UMEM frame (4 KiB less headroom)
+ * cannot be received.
+ *
+ * Sections: 1. the program  2. activate  3. hot path  4. stats/teardown
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+#include <xdp/xsk.h>
+
+#include "capture-int.h"
+
+#define FRAME_SIZE 4096u
+#define DLT_EN10MB 1 /* pcap.h's bpf_insn clashes with linux/bpf.h's */
+#define PROG_NAME "pcv_xsk_redirect"
+#define MAP_NAME "pcv_xsks"
+#define MAX_IFACES 16
+
+/* bpf/xsk.bpf.o, linked in by capture/xsk-bpf.S */
+extern const unsigned char pcv__xsk_bpf[];
+extern const unsigned char pcv__xsk_bpf_end[];
+
+struct afxdp {
+	struct pcv_handle h; /* first: the core's part */
+	int ifindex;
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fill;
+	struct xsk_ring_cons comp, rx;
+	void *area;
+	size_t area_len;
+	uint32_t nframes;
+	int fd;
+	int wake_fd;
+	bool attached;     /* holds a reference on its interface's program */
+	bool zero_copy;
+	uint32_t held;     /* rx descriptors of the current batch */
+	uint64_t *addrs;   /* their frames, to refill */
+	struct xdp_statistics base;
+};
+
+/* ===== 1. the program, one per interface in this process ================ */
+
+struct attachment {
+	int ifindex;
+	int refs;
+	struct xdp_program *prog;
+	enum xdp_attach_mode mode;
+	int map_fd;
+};
+
+static struct attachment attachments[MAX_IFACES];
+static pthread_mutex_t attach_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int quiet_xdp(enum libxdp_print_level level, const char *fmt,
+		     va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/* Remove programs of ours that a run killed before it could detach. */
+static void detach_stale(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p, *next;
+
+	if (!mp || libxdp_get_error(mp))
+		return;
+	if (xdp_multiprog__is_legacy(mp)) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && strcmp(xdp_program__name(p), PROG_NAME) == 0)
+			xdp_multiprog__detach(mp);
+	} else {
+		for (p = xdp_multiprog__next_prog(NULL, mp); p; p = next) {
+			next = xdp_multiprog__next_prog(p, mp);
+			if (strcmp(xdp_program__name(p), PROG_NAME) == 0)
+				xdp_program__detach(p, ifindex,
+						    xdp_multiprog__attach_mode(mp),
+						    0);
+		}
+	}
+	xdp_multiprog__close(mp);
+}
+
+/* Load and attach the program on @ifindex, or take another reference. */
+static int attach(struct afxdp *ax, struct attachment **out)
+{
+	struct pcv_handle *h = &ax->h;
+	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "pcv_xsk");
+	struct attachment *a = NULL, *free_slot = NULL;
+	struct bpf_object *obj;
+	int err;
+
+	libbpf_set_print(quiet);
+	libxdp_set_print(quiet_xdp);
+	for (size_t i = 0; i < MAX_IFACES; i++) {
+		if (attachments[i].refs && attachments[i].ifindex == ax->ifindex)
+			a = &attachments[i];
+		else if (!attachments[i].refs && !free_slot)
+			free_slot = &attachments[i];
+	}
+	if (a) {
+		a->refs++;
+		*out = a;
+		return 0;
+	}
+	if (!free_slot)
+		return pcv__seterr(h, -EMFILE,
+				   "afxdp: more than %d interfaces", MAX_IFACES);
+	detach_stale(ax->ifindex);
+	obj = bpf_object__open_mem(pcv__xsk_bpf,
+				   (size_t)(pcv__xsk_bpf_end - pcv__xsk_bpf), &oo);
+	err = libbpf_get_error(obj);
+	if (err)
+		return pcv__seterrno(h, err < 0 ? err : -EINVAL,
+				     "afxdp: opening the XDP program");
+	a = free_slot;
+	a->prog = xdp_program__from_bpf_obj(obj, "xdp");
+	err = (int)libxdp_get_error(a->prog);
+	if (err) {
+		bpf_object__close(obj);
+		return pcv__seterrno(h, err, "afxdp: the XDP program");
+	}
+	a->mode = XDP_MODE_NATIVE;
+	err = xdp_program__attach(a->prog, ax->ifindex, a->mode, 0);
+	if (err) {
+		a->mode = XDP_MODE_SKB;
+		err = xdp_program__attach(a->prog, ax->ifindex, a->mode, 0);
+	}
+	if (err) {
+		xdp_program__close(a->prog);
+		return pcv__seterrno(h, err < 0 ? err : -EINVAL,
+				     "%s: attaching the XDP program (native and generic mode)",
+				     h->source);
+	}
+	a->map_fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(a->prog),
+						    MAP_NAME);
+	if (a->map_fd < 0) {
+		xdp_program__detach(a->prog, ax->ifindex, a->mode, 0);
+		xdp_program__close(a->prog);
+		return pcv__seterr(h, -ENOENT, "afxdp: no map %s", MAP_NAME);
+	}
+	a->ifindex = ax->ifindex;
+	a->refs = 1;
+	*out = a;
+	return 0;
+}
+
+static void detach(struct afxdp *ax)
+{
+	pthread_mutex_lock(&attach_lock);
+	for (size_t i = 0; i < MAX_IFACES; i++) {
+		struct attachment *a = &attachments[i];
+
+		if (!a->refs || a->ifindex != ax->ifindex)
+			continue;
+		bpf_map_delete_elem(a->map_fd, &ax->h.cfg.queue);
+		if (--a->refs == 0) {
+			xdp_program__detach(a->prog, a->ifindex, a->mode, 0);
+			xdp_program__close(a->prog);
+			memset(a, 0, sizeof(*a));
+		}
+		break;
+	}
+	pthread_mutex_unlock(&attach_lock);
+}
+
+/* ===== 2. activate ====================================================== */
+
+static bool afxdp_claims(const char *source)
+{
+	(void)source;
+	return false; /* never under "auto": see the top of this file */
+}
+
+/* /sys/class/net/IF/type: 1 is Ethernet. */
+static int if_type(const char *ifname)
+{
+	char path[128];
+	int t = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/type", ifname);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &t) != 1)
+		t = -1;
+	fclose(f);
+	return t;
+}
+
+static uint32_t pow2_floor(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p * 2 <= v && p < (1u << 30))
+		p *= 2;
+	return p;
+}
+
+static int afxdp_socket(struct afxdp *ax)
+{
+	struct pcv_handle *h = &ax->h;
+	struct xsk_umem_config uc = {
+		.fill_size = ax->nframes,
+		.comp_size = 64,
+		.frame_size = FRAME_SIZE,
+		.frame_headroom = 0,
+	};
+	struct xsk_socket_config sc = {
+		.rx_size = ax->nframes,
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.bind_flags = XDP_USE_NEED_WAKEUP | XDP_ZEROCOPY,
+	};
+	uint32_t idx;
+	int err;
+
+	err = xsk_umem__create(&ax->umem, ax->area, ax->area_len, &ax->fill,
+			       &ax->comp, &uc);
+	if (err)
+		return pcv__seterrno(h, err, "%s: AF_XDP UMEM", h->source);
+	err = xsk_socket__create(&ax->xsk, h->source, h->cfg.queue, ax->umem,
+				 &ax->rx, NULL, &sc);
+	ax->zero_copy = err == 0;
+	if (err) {
+		sc.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY;
+		err = xsk_socket__create(&ax->xsk, h->source, h->cfg.queue,
+					 ax->umem, &ax->rx, NULL, &sc);
+	}
+	if (err)
+		return pcv__seterrno(h, err, "%s: AF_XDP socket on queue %u",
+				     h->source, h->cfg.queue);
+	ax->fd = xsk_socket__fd(ax->xsk);
+	/* every frame starts in the fill ring */
+	if (xsk_ring_prod__reserve(&ax->fill, ax->nframes, &idx) != ax->nframes)
+		return pcv__seterr(h, -ENOSPC, "%s: AF_XDP fill ring",
+				   h->source);
+	for (uint32_t i = 0; i < ax->nframes; i++)
+		*xsk_ring_prod__fill_addr(&ax->fill, idx + i) =
+			(uint64_t)i * FRAME_SIZE;
+	xsk_ring_prod__submit(&ax->fill, ax->nframes);
+	return 0;
+}
+
+static int afxdp_activate(struct pcv_handle *h)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	uint32_t frames = h->cfg.buffer_size / FRAME_SIZE;
+
+	ax->fd = -1;
+	ax->wake_fd = -1;
+	ax->ifindex = (int)if_nametoindex(h->source);
+	if (ax->ifindex == 0)
+		return pcv__seterr(h, -ENODEV, "%s: no such network interface",
+				   h->source);
+	if (if_type(h->source) != 1)
+		return pcv__seterr(h, PCV_ELINKTYPE,
+				   "%s: afxdp captures Ethernet interfaces only",
+				   h->source);
+	h->linktype = DLT_EN10MB;
+	h->snaplen = h->cfg.snaplen < FRAME_SIZE ? h->cfg.snaplen : FRAME_SIZE;
+	ax->nframes = pow2_floor(frames < 64 ? 64 : frames);
+	if (ax->nframes > 32768)
+		ax->nframes = 32768; /* the largest ring libxdp sets up */
+	ax->area_len = (size_t)ax->nframes * FRAME_SIZE;
+	ax->area = mmap(NULL, ax->area_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ax->area == MAP_FAILED) {
+		ax->area = NULL;
+		return pcv__seterrno(h, -errno, "afxdp: %zu bytes of UMEM",
+				     ax->area_len);
+	}
+	ax->addrs = calloc(h->cfg.batch_size, sizeof(*ax->addrs));
+	ax->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!ax->addrs || ax->wake_fd < 0)
+		return pcv__seterrno(h, -ENOMEM, "afxdp");
+	return afxdp_socket(ax);
+}
+
+/* Packets flow once the socket is in the map. */
+static int afxdp_start(struct pcv_handle *h)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	struct attachment *a = NULL;
+	socklen_t len = sizeof(ax->base);
+	int err;
+
+	pthread_mutex_lock(&attach_lock);
+	err = attach(ax, &a);
+	if (err == 0) {
+		ax->attached = true;
+		if (bpf_map_update_elem(a->map_fd, &h->cfg.queue, &ax->fd, 0))
+			err = pcv__seterrno(h, -errno,
+					    "%s: AF_XDP socket into the XSKMAP",
+					    h->source);
+	}
+	pthread_mutex_unlock(&attach_lock);
+	if (err == 0 &&
+	    getsockopt(ax->fd, SOL_XDP, XDP_STATISTICS, &ax->base, &len) < 0)
+		memset(&ax->base, 0, sizeof(ax->base));
+	return err;
+}
+
+/* ===== 3. hot path ====================================================== */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wait for packets.  Return: 1 maybe some, 0 woken or timed out, < 0. */
+static int afxdp_wait(struct afxdp *ax, int timeout_ms)
+{
+	struct pcv_handle *h = &ax->h;
+	struct pollfd pfd[2] = {
+		{ .fd = ax->fd, .events = POLLIN },
+		{ .fd = ax->wake_fd, .events = POLLIN },
+	};
+	uint64_t junk;
+	int n;
+
+	if (atomic_load_explicit(&h->break_req, memory_order_relaxed))
+		return 0;
+	n = poll(pfd, 2, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : pcv__seterrno(h, -errno, "poll");
+	if (n == 0)
+		return 0;
+	if (pfd[1].revents & POLLIN) {
+		if (read(ax->wake_fd, &junk, sizeof(junk)) < 0)
+			(void)junk;
+		return 0;
+	}
+	if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
+		return pcv__seterr(h, -ENETDOWN, "%s: the AF_XDP socket failed",
+				   h->source);
+	return 1;
+}
+
+static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	uint32_t idx, n;
+	uint64_t ts;
+	int rc;
+
+	for (;;) {
+		n = xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size, &idx);
+		if (n)
+			break;
+		if (xsk_ring_prod__needs_wakeup(&ax->fill))
+			recvfrom(ax->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+		rc = afxdp_wait(ax, timeout_ms);
+		if (rc <= 0)
+			return rc;
+	}
+	ts = now_ns();
+	for (uint32_t i = 0; i < n; i++) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&ax->rx, idx + i);
+		struct pcv_packet *p = &h->pkts[i];
+
+		p->data = xsk_umem__get_data(ax->area, d->addr);
+		p->len = d->len;
+		p->caplen = d->len < h->snaplen ? d->len : h->snaplen;
+		p->ts_ns = ts;
+		ax->addrs[i] = xsk_umem__extract_addr(d->addr);
+	}
+	ax->held = n;
+	return (int)n;
+}
+
+/* The batch's frames: out of the rx ring, back into the fill ring. */
+static void afxdp_release(struct pcv_handle *h)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	uint32_t idx;
+
+	if (!ax->held)
+		return;
+	xsk_ring_cons__release(&ax->rx, ax->held);
+	/* the fill ring holds every frame: there is always room */
+	if (xsk_ring_prod__reserve(&ax->fill, ax->held, &idx) == ax->held) {
+		for (uint32_t i = 0; i < ax->held; i++)
+			*xsk_ring_prod__fill_addr(&ax->fill, idx + i) =
+				ax->addrs[i];
+		xsk_ring_prod__submit(&ax->fill, ax->held);
+	}
+	ax->held = 0;
+}
+
+static void afxdp_wake(struct pcv_handle *h)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	uint64_t one = 1;
+
+	if (ax->wake_fd >= 0 && write(ax->wake_fd, &one, sizeof(one)) < 0)
+		(void)one; /* full: a wake-up is pending anyway */
+}
+
+/* ===== 4. stats/teardown ================================================ */
+
+static int afxdp_stats(struct pcv_handle *h, struct pcv_stats *st)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	struct xdp_statistics xs;
+	socklen_t len = sizeof(xs);
+
+	if (ax->fd < 0 ||
+	    getsockopt(ax->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) < 0)
+		return 0;
+	/* dropped for want of room in the rx ring, of fill ring entries,
+	 * or as invalid: all lost before we could see them */
+	st->kernel_dropped = (xs.rx_dropped - ax->base.rx_dropped) +
+			     (xs.rx_ring_full - ax->base.rx_ring_full) +
+			     (xs.rx_fill_ring_empty_descs -
+			      ax->base.rx_fill_ring_empty_descs);
+	st->kernel_seen = st->received + st->kernel_dropped;
+	return 0;
+}
+
+static void afxdp_cleanup(struct pcv_handle *h)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+
+	if (ax->attached)
+		detach(ax);
+	if (ax->xsk)
+		xsk_socket__delete(ax->xsk);
+	if (ax->umem)
+		xsk_umem__delete(ax->umem);
+	if (ax->area)
+		munmap(ax->area, ax->area_len);
+	if (ax->wake_fd >= 0)
+		close(ax->wake_fd);
+	free(ax->addrs);
+}
+
+const struct pcv_backend_ops pcv__afxdp_ops = {
+	.name = "afxdp",
+	.obj_size = sizeof(struct afxdp),
+	.claims = afxdp_claims,
+	.activate = afxdp_activate,
+	.start = afxdp_start,
+	.next_batch = afxdp_next_batch,
+	.release = afxdp_release,
+	.stats = afxdp_stats,
+	.wake = afxdp_wake,
+	.cleanup = afxdp_cleanup,
+	.caps = PCV_CAP_LIVE | PCV_CAP_NANO_TS | PCV_CAP_ZERO_COPY |
+		PCV_CAP_DROP_STATS,
+};
