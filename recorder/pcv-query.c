@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -699,12 +700,19 @@ static int execute(struct plan *p, struct run *r, const char *dir,
 		goto out;
 	r->linktype = m.n ? m.linktype : (p->n ? p->segs[0].linktype : DLT_EN10MB);
 	if (!r->count) {
-		if (out && asprintf(&tmp, "%s.partial-%d", out, (int)getpid()) < 0) {
+		struct stat st;
+
+		/* A new or regular file is written whole or not at all: into
+		 * a temporary name, renamed at the end.  Anything else (a
+		 * device such as /dev/null, a FIFO) is opened as it is: a
+		 * rename would replace it. */
+		if (out && (stat(out, &st) < 0 || S_ISREG(st.st_mode)) &&
+		    asprintf(&tmp, "%s.partial-%d", out, (int)getpid()) < 0) {
 			rc = -1;
 			goto out;
 		}
-		if (tmp && !(fp = fopen(tmp, "wb"))) {
-			cli_error("%s: %s", tmp, strerror(errno));
+		if (out && !(fp = fopen(tmp ? tmp : out, "wb"))) {
+			cli_error("%s: %s", tmp ? tmp : out, strerror(errno));
 			rc = -1;
 			goto out;
 		}
@@ -720,7 +728,7 @@ static int execute(struct plan *p, struct run *r, const char *dir,
 		r->d = dead ? pcap_dump_fopen(dead, fp) : NULL;
 		if (!r->d) {
 			cli_error("%s: cannot write pcap", out ? out : "stdout");
-			if (tmp)
+			if (out)
 				fclose(fp);
 			rc = -1;
 			goto out;
@@ -739,7 +747,7 @@ static int execute(struct plan *p, struct run *r, const char *dir,
 		}
 		if (r->d)
 			pcap_dump_close(r->d); /* closes fp */
-		else if (tmp)
+		else if (out)
 			fclose(fp);
 		r->d = NULL;
 		r->fp = NULL;

@@ -194,6 +194,21 @@ read -r chosen total < <(echo "$plan" |
 	fail "--explain: $plan"
 ok "--explain: $plan"
 
+# -w to something that is not a regular file is written in place, never
+# replaced by a rename: a character device (a private null device, so
+# that a failure cannot take the system's /dev/null), and a FIFO.
+mknod "$TMP/null" c 1 3
+"$Q" -d "$st" -w "$TMP/null" 'port 53' || fail "-w to a device failed"
+[ -c "$TMP/null" ] || fail "-w replaced a character device with a file"
+mkfifo "$TMP/fifo"
+cat "$TMP/fifo" >"$TMP/from-fifo.pcap" &
+"$Q" -d "$st" -w "$TMP/fifo" 'port 53' || fail "-w to a FIFO failed"
+wait
+[ -p "$TMP/fifo" ] || fail "-w replaced a FIFO"
+"$Q" -d "$st" -w "$TMP/q.pcap" 'port 53'
+same_records "$TMP/q.pcap" "$TMP/from-fifo.pcap" || fail "-w FIFO: not the same packets"
+ok "-w to a device or a FIFO writes in place"
+
 # Malformed queries: exit 2, a message and a caret line, no output file.
 BAD=(
 	'hst 1.2.3.4' 'port' 'port 99999' 'host' 'tcp and' 'and tcp' '(tcp'
