@@ -137,6 +137,7 @@ static int attach(struct afxdp *ax, struct attachment **out)
 	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oo, .object_name = "pcv_xsk");
 	struct attachment *a = NULL, *free_slot = NULL;
 	struct bpf_object *obj;
+	const char *want;
 	int err;
 
 	libbpf_set_print(quiet);
@@ -169,17 +170,19 @@ static int attach(struct afxdp *ax, struct attachment **out)
 		bpf_object__close(obj);
 		return pcv__seterrno(h, err, "afxdp: the XDP program");
 	}
-	a->mode = XDP_MODE_NATIVE;
+	want = h->cfg.xdp_mode;
+	a->mode = want && strcmp(want, "generic") == 0 ? XDP_MODE_SKB
+						       : XDP_MODE_NATIVE;
 	err = xdp_program__attach(a->prog, ax->ifindex, a->mode, 0);
-	if (err) {
+	if (err && !want) {
 		a->mode = XDP_MODE_SKB;
 		err = xdp_program__attach(a->prog, ax->ifindex, a->mode, 0);
 	}
 	if (err) {
 		xdp_program__close(a->prog);
 		return pcv__seterrno(h, err < 0 ? err : -EINVAL,
-				     "%s: attaching the XDP program (native and generic mode)",
-				     h->source);
+				     "%s: attaching the XDP program (%s mode)",
+				     h->source, want ? want : "native or generic");
 	}
 	a->map_fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(a->prog),
 						    MAP_NAME);

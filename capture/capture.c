@@ -149,6 +149,11 @@ static int config_check(const struct pcv_config *c, char *errbuf)
 	if (c->fanout_mode > PCV_FANOUT_QM)
 		return errbuf_set(errbuf, -EINVAL, "unknown fanout mode %d",
 				  (int)c->fanout_mode);
+	if (c->xdp_mode && strcmp(c->xdp_mode, "native") != 0 &&
+	    strcmp(c->xdp_mode, "generic") != 0)
+		return errbuf_set(errbuf, -EINVAL,
+				  "XDP mode '%s': native or generic",
+				  c->xdp_mode);
 	return 0;
 }
 

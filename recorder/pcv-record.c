@@ -51,6 +51,8 @@ static const char usage_text[] =
 	"                            for import; 0: no limit)\n"
 	"      --align               cut segments on multiples of segment-time\n"
 	"      --flush-interval DUR  data queryable after at most this (1s)\n"
+	"      --xdp-mode MODE       afxdp: native or generic (default: native,\n"
+	"                            else generic)\n"
 	"      --max-flows N         exact flows per index commit, then coarse\n"
 	"                            rows (65536)\n"
 	"  -q, --quiet               no statistics line every 10 s\n"
@@ -142,7 +144,7 @@ static int add_files(struct opts *o, const char *pattern)
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_SEGSIZE, O_SEGTIME, O_ALIGN,
-	       O_FLUSH, O_MAXFLOWS };
+	       O_FLUSH, O_MAXFLOWS, O_XDPMODE };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "read", required_argument, NULL, 'r' },
@@ -159,6 +161,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "align", no_argument, NULL, O_ALIGN },
 		{ "flush-interval", required_argument, NULL, O_FLUSH },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
+		{ "xdp-mode", required_argument, NULL, O_XDPMODE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -233,6 +236,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					  &v) < 0)
 				return -1;
 			o->wo.max_flows = (uint32_t)v;
+			break;
+		case O_XDPMODE:
+			o->cfg.xdp_mode = optarg;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -402,18 +408,22 @@ static int open_capture(struct opts *o, struct worker *wk, const char *src,
  */
 static int open_captures(struct opts *o)
 {
+	bool afxdp = o->cfg.backend && strcmp(o->cfg.backend, "afxdp") == 0;
 	char src[4096];
 	int rc = CLI_EXIT_OK;
 
-	if (o->iface && o->threads > 1) {
+	/* Several threads: AF_XDP binds one to each receive queue, AF_PACKET
+	 * shares the interface among them by flow (fanout). */
+	if (o->iface && o->threads > 1 && !afxdp)
 		o->cfg.fanout_group = (uint16_t)(getpid() & 0xffff);
-		o->cfg.fanout_mode = PCV_FANOUT_HASH;
-	}
+	o->cfg.fanout_mode = PCV_FANOUT_HASH;
 	if (o->nfiles > MAX_THREADS) {
 		cli_error("import at most %d files at a time", MAX_THREADS);
 		return CLI_EXIT_USAGE;
 	}
 	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads && o->iface; i++) {
+		if (afxdp)
+			o->cfg.queue = i;
 		rc = open_capture(o, &g_workers[i], o->iface, o->iface, i);
 		g_workers[i].drain_ms = (int)o->cfg.block_timeout_ms * 2 + 50;
 	}

@@ -55,6 +55,8 @@ struct pcv_config {
 	int cpu;                    /* pin the capturing thread; -1: no pinning */
 	uint16_t fanout_group;      /* 0: none; else PACKET_FANOUT group id */
 	enum pcv_fanout_mode fanout_mode;
+	const char *xdp_mode;       /* afxdp: "native", "generic", or NULL:
+				     * native, else generic */
 	const char *filter;         /* tcpdump expression in force from the
 				     * first packet (see pcv/filter.h); NULL:
 				     * every packet */
