@@ -64,11 +64,15 @@ static bool is(const struct parser *p, size_t i, const char *word)
 }
 
 /* Token @i as a C string (in @buf, cut to its size). */
+/* Token @i as a string; "" when it does not fit: no time, address or
+ * number is that long, and a cut one could parse as something else. */
 static const char *tok_str(const struct parser *p, size_t i, char *buf,
 			   size_t len)
 {
-	size_t n = p->t[i].len < len - 1 ? p->t[i].len : len - 1;
+	size_t n = p->t[i].len;
 
+	if (n >= len)
+		n = 0;
 	memcpy(buf, p->text + p->t[i].off, n);
 	buf[n] = '\0';
 	return buf;
@@ -226,12 +230,13 @@ static int parse_rfc3339(const char *s, uint64_t *ns)
 	tm.tm_mday = d;
 	tm.tm_hour = h;
 	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	t = (int64_t)timegm(&tm);
+	tm.tm_sec = sec == 60 ? 59 : sec; /* a leap second: Unix time has */
+	t = (int64_t)timegm(&tm);         /* none, it is the next second */
 	if (tm.tm_mday != d) /* timegm() made February 31 into March */
 		return -1;
+	t += sec == 60;
 	t -= sign * (oh * 3600 + om * 60);
-	if (t < 0)
+	if (t < 0 || (uint64_t)t >= UINT64_MAX / NS) /* past 2554 */
 		return -1;
 	*ns = (uint64_t)t * NS + frac;
 	return 0;
@@ -252,6 +257,9 @@ static int parse_time(struct parser *p, size_t *i, bool bare_ago,
 		return fail(p, strlen(p->text),
 			    "a time is missing at the end (RFC 3339, Unix seconds, or like '10m ago')");
 	s = tok_str(p, *i, buf, sizeof(buf));
+	if (!*s)
+		return fail(p, p->t[*i].off, "a time of %zu bytes: too long",
+			    p->t[*i].len);
 	if (parse_duration(s, &d) == 0) {
 		if (is(p, *i + 1, "ago"))
 			(*i)++;
@@ -270,6 +278,19 @@ static int parse_time(struct parser *p, size_t *i, bool bare_ago,
 	return fail(p, p->t[*i].off,
 		    "'%s' is not a time: use RFC 3339 (2026-11-24T03:15:00Z), Unix seconds, or like '10m ago'",
 		    s);
+}
+
+/* Whether token @i can end an expression: not an operator or '('. */
+static bool ends_expr(const struct parser *p, size_t i)
+{
+	static const char *const ops[] = { "and", "&&", "or", "||", "not",
+					   "!", "(" };
+
+	for (size_t k = 0; k < sizeof(ops) / sizeof(ops[0]); k++) {
+		if (is(p, i, ops[k]))
+			return false;
+	}
+	return true;
 }
 
 static bool is_time_word(const struct parser *p, size_t i)
@@ -345,6 +366,8 @@ static int add_term(struct pcv_query *q, const struct pcv_query_term *t)
 	return 0;
 }
 
+/* A number as libpcap reads it, that is as C does: 0x hex, a leading 0
+ * octal ("port 0120" is port 80), else decimal. */
 static bool parse_num(const char *s, unsigned long max, unsigned long *v)
 {
 	char *end;
@@ -352,7 +375,7 @@ static bool parse_num(const char *s, unsigned long max, unsigned long *v)
 	if (!isdigit((unsigned char)s[0]))
 		return false;
 	errno = 0;
-	*v = strtoul(s, &end, 10);
+	*v = strtoul(s, &end, 0);
 	return !errno && !*end && *v <= max;
 }
 
@@ -504,20 +527,27 @@ int pcv_query_parse(struct pcv_query *q, const char *text, uint64_t now_ns,
 		rc = -ENOMEM;
 	while (rc == 0 && i < p.n) {
 		if (is_time_word(&p, i)) {
-			if (depth > 0 || i != start) {
+			/* joined by 'and', or written next to the rest
+			 * ("port 443 since 10m"): the same */
+			if (depth > 0 || (i != start && !ends_expr(&p, i - 1))) {
 				rc = fail(&p, p.t[i].off,
 					  "a time term stands on its own, joined to the rest by 'and' (not inside parentheses or after 'not')");
 				break;
 			}
+			if (i != start)
+				conj[nconj++] = (struct span){ start, i };
 			if (first_time == SIZE_MAX)
 				first_time = i;
 			rc = time_term(&p, &i);
 			if (rc)
 				break;
 			if (i < p.n && !is(&p, i, "and") && !is(&p, i, "&&")) {
-				rc = fail(&p, p.t[i].off,
-					  "'and' expected after the time term");
-				break;
+				start = i;
+				continue;
+			}
+			if (i == p.n) {
+				start = i;
+				continue;
 			}
 			if (i + 1 == p.n) {
 				rc = fail(&p, p.t[i].off,

@@ -84,6 +84,34 @@ Test(query, time_terms_make_a_half_open_window)
 	pcv_query_free(&q);
 }
 
+/* The README's form: a time term written next to the expression. */
+Test(query, a_time_term_next_to_the_expression)
+{
+	struct pcv_query q = parse_ok("port 443 since 10m");
+
+	cr_assert_str_eq(q.filter, "port 443");
+	cr_assert_eq(q.since_ns, NOW - 600 * NS);
+	cr_assert_eq(q.nterms, 1);
+	pcv_query_free(&q);
+	q = parse_ok("since 10m port 443 until 5m ago udp");
+	cr_assert_str_eq(q.filter, "port 443 and udp");
+	cr_assert_eq(q.until_ns, NOW - 300 * NS);
+	pcv_query_free(&q);
+}
+
+/* Numbers as libpcap reads them: a leading 0 is octal, 0x hex. */
+Test(query, numbers_in_terms_are_c_numbers)
+{
+	struct pcv_query q = parse_ok("port 0120 and net 10.0.0.0/010 and "
+				      "port 0x1bb");
+
+	cr_assert_eq(q.nterms, 3);
+	cr_assert_eq(q.terms[0].port, 80);
+	cr_assert_eq(q.terms[1].prefix, 8);
+	cr_assert_eq(q.terms[2].port, 443);
+	pcv_query_free(&q);
+}
+
 Test(query, times_in_every_form)
 {
 	struct pcv_query q;
@@ -103,13 +131,20 @@ Test(query, times_in_every_form)
 	q = parse_ok("since 30s");
 	cr_assert_eq(q.since_ns, NOW - 30 * NS);
 	pcv_query_free(&q);
+	/* a leap second is the Unix second after 23:59:59 */
+	q = parse_ok("since 2016-12-31T23:59:60Z");
+	cr_assert_eq(q.since_ns, UINT64_C(1483228800) * NS);
+	pcv_query_free(&q);
 }
 
 Test(query, bad_queries_say_where)
 {
 	parse_bad("since", 5);
 	parse_bad("since yesterday", 6);
-	parse_bad("tcp and since 10m tcp", 18);
+	parse_bad("tcp or udp since 10m", 11);
+	parse_bad("until 2554-07-21T23:34:35Z", 6);
+	parse_bad("until 1700000000.00000000000000000000000000000000000000000000000000000xyz",
+		  6);
 	parse_bad("tcp or since 10m", 7);
 	parse_bad("not since 10m", 4);
 	parse_bad("(since 10m)", 1);
