@@ -86,6 +86,7 @@ struct seg {
 	uint64_t start_ns, end_ns; /* end: of the last indexed block */
 	uint64_t first_ns, last_ns; /* of the chosen blocks */
 	bool skipped;       /* outside the window: its rows were not read */
+	bool unpruned;      /* a link type the flow index cannot judge */
 };
 
 struct plan {
@@ -346,7 +347,11 @@ static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 	if (!p->cover || !g->seqs)
 		return -ENOMEM;
 	p->cur = g;
-	if (p->q.nterms || p->flows) {
+	/* Flow rows of a link type the dissector cannot read say nothing
+	 * (family 0, EtherType 0) while libpcap may still find addresses in
+	 * its packets: such a segment is read whole. */
+	g->unpruned = p->q.nterms && !pcv_dlt_supported(g->linktype);
+	if ((p->q.nterms && !g->unpruned) || p->flows) {
 		rc = p->have_sel
 			? pcv_index_flows_select(ix, g->id, &p->sel, on_flow, p)
 			: pcv_index_flows(ix, g->id, on_flow, p);
@@ -360,7 +365,7 @@ static int plan_segment(struct plan *p, struct pcv_index *ix, struct seg *g)
 		g->all_bytes += b->comp_size;
 		if (b->last_ns < p->q.since_ns || b->first_ns >= p->q.until_ns)
 			continue;
-		if (p->q.nterms && !flows)
+		if (p->q.nterms && !g->unpruned && !flows)
 			continue;
 		if (!g->nseqs || b->first_ns < g->first_ns)
 			g->first_ns = b->first_ns;
@@ -484,8 +489,9 @@ static void explain(const struct plan *p)
 			continue;
 		}
 		printf("segment %s: %zu of %zu blocks, %" PRIu64 " of %" PRIu64
-		       " bytes\n", g->name, g->nseqs, g->nblocks, g->bytes,
-		       g->all_bytes);
+		       " bytes%s\n", g->name, g->nseqs, g->nblocks, g->bytes,
+		       g->all_bytes, g->unpruned
+		       ? " (link type the index cannot judge: every block)" : "");
 		bytes += g->bytes;
 		all += g->all_bytes;
 		nb += g->nblocks;
