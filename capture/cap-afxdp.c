@@ -52,6 +52,8 @@
 #define PROG_NAME "pcv_xsk_redirect"
 #define MAP_NAME "pcv_xsks"
 #define MAX_IFACES 16
+#define COALESCE_US 1000      /* the most a small batch waits for more */
+#define COALESCE_STEP_US 100
 
 /* bpf/xsk.bpf.o, linked in by capture/xsk-bpf.S */
 extern const unsigned char pcv__xsk_bpf[];
@@ -408,6 +410,21 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		rc = afxdp_wait(ax, timeout_ms);
 		if (rc <= 0)
 			return rc;
+	}
+	/* A wake-up often brings a packet or two.  Batches that small would
+	 * cost the consumer a buffer each (the recorder's ring counts them,
+	 * not packets), so give the rest of a burst up to COALESCE_US to
+	 * arrive, as AF_PACKET's block timeout does; not in immediate mode. */
+	for (int k = 0; !h->cfg.immediate && n < h->cfg.batch_size &&
+			k < COALESCE_US / COALESCE_STEP_US; k++) {
+		struct timespec step = { 0, COALESCE_STEP_US * 1000 };
+		uint32_t more, idx2;
+
+		nanosleep(&step, NULL);
+		more = xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size - n, &idx2);
+		n += more;
+		if (!more && xsk_ring_prod__needs_wakeup(&ax->fill))
+			recvfrom(ax->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	}
 	ts = now_ns();
 	for (uint32_t i = 0; i < n; i++) {
