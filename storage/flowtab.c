@@ -16,7 +16,9 @@
  * exactly one record, and that record's block range covers the packet's
  * block.  A full table does not drop new flows, it folds them into their
  * class record (family, proto, vlan, ethertype: any address, any port);
- * past PCV_FLOWTAB_MAX_CLASSES classes, into the one "any" record.
+ * past PCV_FLOWTAB_MAX_CLASSES classes, into the one "any" record.  A
+ * class gets a record per run of consecutive blocks it has packets in
+ * (each run counts against the class budget).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -209,7 +211,7 @@ static int add_coarse(struct pcv_flowtab *t, const struct pcv_dissect *d,
 {
 	uint16_t vlan = d->key.vlan, ethertype = d->ethertype;
 	uint8_t family, proto;
-	struct pcv_flow_rec *r;
+	struct pcv_flow_rec *r = NULL;
 	struct ft_slot *s;
 	uint64_t h;
 	uint32_t i, tag;
@@ -227,13 +229,21 @@ static int add_coarse(struct pcv_flowtab *t, const struct pcv_dissect *d,
 			continue;
 		r = &t->recs[s->idx1 - 1];
 		if (r->key.family == family && r->key.proto == proto &&
-		    r->key.vlan == vlan && r->ethertype == ethertype) {
-			rec_count(r, ts, len, d->tcp_flags, blk);
-			return PCV_FLOW_CLASS;
-		}
+		    r->key.vlan == vlan && r->ethertype == ethertype)
+			break;
+	}
+	/* A class record covers one run of blocks: after a block without
+	 * packets of its class a new one starts (while the budget lasts),
+	 * so that its rows never send a query to blocks that hold none. */
+	if (s->idx1 && (blk <= r->last_block + 1 ||
+			t->st.classes >= PCV_FLOWTAB_MAX_CLASSES)) {
+		rec_count(r, ts, len, d->tcp_flags, blk);
+		return PCV_FLOW_CLASS;
 	}
 
 	if (t->st.classes < PCV_FLOWTAB_MAX_CLASSES) {
+		/* a new class, or the next run of one: the slot finds the
+		 * latest run, earlier ones stay in the array */
 		r = rec_new(t, ts, len, d->tcp_flags, blk);
 		r->key.family = family;
 		r->key.proto = proto;

@@ -346,7 +346,7 @@ Test(flowtab, packets_without_trusted_ip_go_to_class_records)
 
 	cr_assert_eq(pcv_flowtab_add(t, &arp, 10, 60, 0), PCV_FLOW_CLASS);
 	cr_assert_eq(pcv_flowtab_add(t, &lldp, 11, 60, 1), PCV_FLOW_CLASS);
-	cr_assert_eq(pcv_flowtab_add(t, &arp, 12, 60, 2), PCV_FLOW_CLASS);
+	cr_assert_eq(pcv_flowtab_add(t, &arp, 12, 60, 1), PCV_FLOW_CLASS);
 	cr_assert_eq(pcv_flowtab_add(t, &bad, 13, 70, 2), PCV_FLOW_CLASS);
 	cr_assert_eq(pcv_flowtab_add(t, &ip, 14, 80, 3), PCV_FLOW_EXACT);
 
@@ -358,7 +358,7 @@ Test(flowtab, packets_without_trusted_ip_go_to_class_records)
 	cr_assert_eq(recs[0].key.vlan, 10);
 	cr_assert_eq(recs[0].pkts, 2);
 	cr_assert_eq(recs[0].first_block, 0);
-	cr_assert_eq(recs[0].last_block, 2);
+	cr_assert_eq(recs[0].last_block, 1);
 	cr_assert_eq(recs[1].ethertype, 0x88cc);
 	cr_assert_eq(recs[2].key.family, 0, "malformed IP is not trusted");
 	cr_assert_eq(recs[2].ethertype, k.family == 4 ? 0x0800 : 0x86dd);
@@ -414,12 +414,58 @@ Test(flowtab, flood_of_new_flows_counts_every_packet_and_covers_blocks)
 	cr_assert_eq(st.pkts_exact + st.pkts_coarse, NPKTS);
 	cr_assert_eq(sum_pkts(recs, n), NPKTS, "every packet counted once");
 	cr_assert_gt(coarse, NPKTS - MAX - 10000 - 1);
-	/* family x proto x vlan: 2 x 2 x 8 classes at most */
-	cr_assert_leq(st.classes, 32);
+	/* family x proto x vlan: 2 x 2 x 8 classes at most, each in two
+	 * runs of blocks (before and after the quiet stretch) */
+	cr_assert_leq(st.classes, 64);
 	cr_assert_not(st.any);
 	for (int i = 0; i < NPKTS; i++)
 		cr_assert(covered(recs, n, &pk[i], blk[i], ts[i]),
 			  "packet %d (block %u) not covered", i, blk[i]);
+	pcv_flowtab_close(t);
+}
+
+/* A class gets a record per run of blocks, so that its rows never cover
+ * blocks without its packets; past the budget a run just grows. */
+Test(flowtab, class_records_follow_runs_of_blocks)
+{
+	static const uint32_t blocks[] = { 0, 1, 1, 5, 6, 9 };
+	const struct pcv_flow_rec *recs;
+	struct pcv_flowtab_stats st;
+	struct pcv_flowtab *t;
+	struct pcv_dissect arp;
+	size_t n;
+
+	cr_assert_eq(pcv_flowtab_open(&t, 16), 0);
+	memset(&arp, 0, sizeof(arp));
+	arp.ethertype = 0x0806;
+	for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++)
+		cr_assert_eq(pcv_flowtab_add(t, &arp, 10 + i, 60, blocks[i]),
+			     PCV_FLOW_CLASS);
+	recs = pcv_flowtab_records(t, &n);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(recs[0].first_block, 0);
+	cr_assert_eq(recs[0].last_block, 1);
+	cr_assert_eq(recs[0].pkts, 3);
+	cr_assert_eq(recs[1].first_block, 5);
+	cr_assert_eq(recs[1].last_block, 6);
+	cr_assert_eq(recs[2].first_block, 9);
+	cr_assert_eq(recs[2].last_block, 9);
+	cr_assert_eq(sum_pkts(recs, n), 6);
+	pcv_flowtab_stats(t, &st);
+	cr_assert_eq(st.classes, 3);
+
+	/* a full budget: the latest run of the class covers the gap */
+	pcv_flowtab_reset(t);
+	for (uint32_t b = 0; b < 2 * PCV_FLOWTAB_MAX_CLASSES; b += 2)
+		pcv_flowtab_add(t, &arp, b, 60, b);
+	recs = pcv_flowtab_records(t, &n);
+	cr_assert_eq(n, PCV_FLOWTAB_MAX_CLASSES);
+	cr_assert_eq(sum_pkts(recs, n), PCV_FLOWTAB_MAX_CLASSES);
+	cr_assert_eq(recs[n - 1].first_block, 2 * PCV_FLOWTAB_MAX_CLASSES - 2);
+	pcv_flowtab_add(t, &arp, 99, 60, 5000);
+	recs = pcv_flowtab_records(t, &n);
+	cr_assert_eq(n, PCV_FLOWTAB_MAX_CLASSES);
+	cr_assert_eq(recs[n - 1].last_block, 5000);
 	pcv_flowtab_close(t);
 }
 
