@@ -204,13 +204,15 @@ static void print_utc(FILE *f, uint64_t ns)
  */
 static void print_flow(const struct plan *p, const struct pcv_flow_rec *r)
 {
-	static const char *const level[] = { "exact", "class", "any" };
+	static const char *const level[] = { "exact", "class", "any",
+					     "addresses" };
 	int af = r->key.family == 6 ? AF_INET6 : AF_INET;
 	char a[INET6_ADDRSTRLEN] = "", b[INET6_ADDRSTRLEN] = "";
 	bool exact = r->coarse == PCV_FLOW_EXACT;
-	const char *lv = r->coarse < 3 ? level[r->coarse] : "?";
+	bool addrs = exact || r->coarse == PCV_FLOW_ADDR;
+	const char *lv = r->coarse < 4 ? level[r->coarse] : "?";
 
-	if (exact) {
+	if (addrs) {
 		inet_ntop(af, r->key.src, a, sizeof(a));
 		inet_ntop(af, r->key.dst, b, sizeof(b));
 	}
@@ -224,6 +226,8 @@ static void print_flow(const struct plan *p, const struct pcv_flow_rec *r)
 			printf(",\"addr_a\":\"%s\",\"port_a\":%u,"
 			       "\"addr_b\":\"%s\",\"port_b\":%u", a,
 			       r->key.sport, b, r->key.dport);
+		else if (addrs)
+			printf(",\"addr_a\":\"%s\",\"addr_b\":\"%s\"", a, b);
 		printf(",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64
 		       ",\"tcp_flags\":%u,\"first_block\":%u,"
 		       "\"last_block\":%u}\n", r->pkts, r->bytes, r->tcp_flags,
@@ -236,6 +240,9 @@ static void print_flow(const struct plan *p, const struct pcv_flow_rec *r)
 	if (exact)
 		printf(" %s proto %u %s %u <> %s %u", af == AF_INET6 ? "IP6" : "IP",
 		       r->key.proto, a, r->key.sport, b, r->key.dport);
+	else if (addrs)
+		printf(" %s %s <> %s (malformed: protocol and ports unknown)",
+		       af == AF_INET6 ? "IP6" : "IP", a, b);
 	else if (r->coarse == PCV_FLOW_CLASS)
 		printf(" class: family %u proto %u ethertype 0x%04x",
 		       r->key.family, r->key.proto, r->ethertype);

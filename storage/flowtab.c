@@ -182,6 +182,25 @@ static inline int add_exact(struct pcv_flowtab *t,
 	return 0;
 }
 
+void pcv__flow_addrs(struct pcv_dissect *d, const uint8_t *pkt,
+		     uint32_t caplen)
+{
+	uint32_t off = d->l3_off;
+
+	if (d->key.family || !(d->flags & PCV_DF_MALFORMED) ||
+	    off == PCV_OFF_NONE)
+		return;
+	if (d->ethertype == ETHERTYPE_IPV4 && caplen >= off + 20) {
+		d->key.family = 4;
+		memcpy(d->key.src, pkt + off + 12, 4);
+		memcpy(d->key.dst, pkt + off + 16, 4);
+	} else if (d->ethertype == ETHERTYPE_IPV6 && caplen >= off + 40) {
+		d->key.family = 6;
+		memcpy(d->key.src, pkt + off + 8, 16);
+		memcpy(d->key.dst, pkt + off + 24, 16);
+	}
+}
+
 /* The class of a packet: family 0 when the index does not trust its IP. */
 static inline void class_of(const struct pcv_dissect *d, uint8_t *family,
 			    uint8_t *proto)
@@ -210,8 +229,9 @@ static int add_coarse(struct pcv_flowtab *t, const struct pcv_dissect *d,
 		      uint64_t ts, uint32_t len, uint32_t blk)
 {
 	uint16_t vlan = d->key.vlan, ethertype = d->ethertype;
-	uint8_t family, proto;
+	uint8_t family, proto, level = PCV_FLOW_CLASS;
 	struct pcv_flow_rec *r = NULL;
+	struct pcv_flow_key k = { 0 };
 	struct ft_slot *s;
 	uint64_t h;
 	uint32_t i, tag;
@@ -219,7 +239,21 @@ static int add_coarse(struct pcv_flowtab *t, const struct pcv_dissect *d,
 	class_of(d, &family, &proto);
 	if (family)
 		ethertype = family == 4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6;
-	h = class_hash(family, proto, vlan, ethertype);
+	k.family = family;
+	k.proto = proto;
+	k.vlan = vlan;
+	/* Malformed IP still has the address fields libpcap reads: keep
+	 * them, so that host and net terms can judge the record. */
+	if (!family && (d->key.family == 4 || d->key.family == 6) &&
+	    (d->flags & PCV_DF_MALFORMED)) {
+		level = PCV_FLOW_ADDR;
+		k.family = d->key.family;
+		memcpy(k.src, d->key.src, sizeof(k.src));
+		memcpy(k.dst, d->key.dst, sizeof(k.dst));
+		pcv_flow_key_canon(&k);
+	}
+	h = class_hash(k.family, proto, vlan, ethertype) ^
+	    (level == PCV_FLOW_ADDR ? pcv_flow_key_hash(&k) : 0);
 	tag = (uint32_t)(h >> 32);
 	for (i = (uint32_t)h & t->cmask;; i = (i + 1) & t->cmask) {
 		s = &t->cslots[i];
@@ -228,8 +262,8 @@ static int add_coarse(struct pcv_flowtab *t, const struct pcv_dissect *d,
 		if (s->tag != tag)
 			continue;
 		r = &t->recs[s->idx1 - 1];
-		if (r->key.family == family && r->key.proto == proto &&
-		    r->key.vlan == vlan && r->ethertype == ethertype)
+		if (r->coarse == level && key_eq(&r->key, &k) &&
+		    r->ethertype == ethertype)
 			break;
 	}
 	/* A class record covers one run of blocks: after a block without
@@ -238,22 +272,20 @@ static int add_coarse(struct pcv_flowtab *t, const struct pcv_dissect *d,
 	if (s->idx1 && (blk <= r->last_block + 1 ||
 			t->st.classes >= PCV_FLOWTAB_MAX_CLASSES)) {
 		rec_count(r, ts, len, d->tcp_flags, blk);
-		return PCV_FLOW_CLASS;
+		return level;
 	}
 
 	if (t->st.classes < PCV_FLOWTAB_MAX_CLASSES) {
 		/* a new class, or the next run of one: the slot finds the
 		 * latest run, earlier ones stay in the array */
 		r = rec_new(t, ts, len, d->tcp_flags, blk);
-		r->key.family = family;
-		r->key.proto = proto;
-		r->key.vlan = vlan;
+		r->key = k;
 		r->ethertype = ethertype;
-		r->coarse = PCV_FLOW_CLASS;
+		r->coarse = level;
 		s->idx1 = (uint32_t)t->nrecs;
 		s->tag = tag;
 		t->st.classes++;
-		return PCV_FLOW_CLASS;
+		return level;
 	}
 
 	if (t->any_idx1) {

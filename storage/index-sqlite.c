@@ -124,7 +124,8 @@
 	  "UPDATE flows SET " FLOW_COUNTS_UPDATE " WHERE id = "               \
 	  "(SELECT id FROM flows WHERE segment_id = ?1 AND coarse > 0 AND "   \
 	  "coarse = ?2 AND family IS ?3 AND proto IS ?4 AND vlan IS ?5 AND "  \
-	  "ethertype IS ?6 AND last_block >= ?16 - 1 AND "                    \
+	  "ethertype IS ?6 AND addr_lo IS ?7 AND addr_hi IS ?8 AND "          \
+	  "last_block >= ?16 - 1 AND "                                        \
 	  "first_block <= ?17 + 1 ORDER BY last_block DESC LIMIT 1)")         \
 	X(FLOW_TRUNC_DEL,                                                     \
 	  "DELETE FROM flows WHERE segment_id = ?1 AND first_block >= ?2")    \
@@ -868,14 +869,14 @@ int pcv_index_blocks(struct pcv_index *ix, int64_t seg_id,
 
 static int flow_check(struct pcv_index *ix, const struct pcv_flow_rec *r)
 {
-	if (r->coarse > PCV_FLOW_ANY)
+	if (r->coarse > PCV_FLOW_ADDR)
 		return ix_seterr(ix, -EINVAL, "flow record: coarse level %u",
 				 r->coarse);
-	if (r->coarse == PCV_FLOW_EXACT && r->key.family != 4 &&
-	    r->key.family != 6)
+	if ((r->coarse == PCV_FLOW_EXACT || r->coarse == PCV_FLOW_ADDR) &&
+	    r->key.family != 4 && r->key.family != 6)
 		return ix_seterr(ix, -EINVAL,
-				 "flow record: exact, family %u (not 4 or 6)",
-				 r->key.family);
+				 "flow record: level %u, family %u (not 4 or 6)",
+				 r->coarse, r->key.family);
 	if (r->first_block > r->last_block)
 		return ix_seterr(ix, -EINVAL,
 				 "flow record: blocks %u..%u", r->first_block,
@@ -895,10 +896,16 @@ static void bind_key(sqlite3_stmt *s, int64_t seg_id,
 	if (r->coarse == PCV_FLOW_ANY)
 		return; /* ?3..?10 stay NULL */
 	sqlite3_bind_int(s, 3, k->family);
-	if (k->family)
+	if (k->family && r->coarse != PCV_FLOW_ADDR)
 		sqlite3_bind_int(s, 4, k->proto);
 	sqlite3_bind_int(s, 5, k->vlan);
 	sqlite3_bind_int(s, 6, r->ethertype);
+	if (r->coarse == PCV_FLOW_ADDR) {
+		/* its addresses are its key: the widening matches them */
+		sqlite3_bind_blob(s, 7, k->src, alen, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 8, k->dst, alen, SQLITE_STATIC);
+		return;
+	}
 	if (r->coarse != PCV_FLOW_EXACT || !addrs)
 		return;
 	sqlite3_bind_blob(s, 7, k->src, alen, SQLITE_STATIC);

@@ -652,6 +652,19 @@ static bool term_may_match(const struct pcv_query_term *t,
 	bool exact = r->coarse == PCV_FLOW_EXACT;
 	bool ip = r->ethertype == 0x0800 || r->ethertype == 0x86dd;
 
+	if (r->coarse == PCV_FLOW_ADDR) {
+		/* malformed IP: the address fields decide host and net */
+		if (t->kind == PCV_QT_HOST)
+			return k->family == t->family &&
+			       (memcmp(k->src, t->addr, alen) == 0 ||
+				memcmp(k->dst, t->addr, alen) == 0);
+		if (t->kind == PCV_QT_NET)
+			return k->family == t->family &&
+			       (in_net(k->src, t->addr, t->prefix) ||
+				in_net(k->dst, t->addr, t->prefix));
+		return true; /* protocol and ports: unknown */
+	}
+
 	if (k->family == 0) {
 		if (t->kind == PCV_QT_HOST || t->kind == PCV_QT_NET)
 			return ip || r->ethertype == 0x0806 ||
@@ -682,8 +695,8 @@ static bool term_may_match(const struct pcv_query_term *t,
 bool pcv_query_flow_may_match(const struct pcv_query *q,
 			      const struct pcv_flow_rec *r)
 {
-	if (r->coarse == PCV_FLOW_ANY)
-		return true;
+	if (r->coarse == PCV_FLOW_ANY || r->coarse > PCV_FLOW_ADDR)
+		return true; /* a level this build does not know: anything */
 	for (size_t i = 0; i < q->nterms; i++) {
 		if (!term_may_match(&q->terms[i], r))
 			return false;

@@ -129,4 +129,16 @@ int pcv__store_reconcile(const char *dir, struct pcv_index *ix,
 			 unsigned flags, struct pcv_fsck_report *rep,
 			 char *errbuf);
 
+/*
+ * pcv__flow_addrs() - an IP header the dissector refused for its version
+ * (IPv6 in an IPv4 frame, say) still has the address fields libpcap's
+ * host and net read, without looking at the version: put them in @d's
+ * key (family from the EtherType), so that the flow table keeps them
+ * (PCV_FLOW_ADDR).  flowtab.c; call after pcv_dissect(), before
+ * pcv_flowtab_add().
+ */
+struct pcv_dissect;
+void pcv__flow_addrs(struct pcv_dissect *d, const uint8_t *pkt,
+		     uint32_t caplen);
+
 #endif /* PCV_STORAGE_INT_H */

@@ -62,6 +62,7 @@ static void reidx_packet(const struct pcv_packet *p, void *user)
 	struct pcv_dissect d;
 
 	pcv_dissect(p->data, p->caplen, r->linktype, &d);
+	pcv__flow_addrs(&d, p->data, p->caplen);
 	pcv_flowtab_add(r->ft, &d, p->ts_ns, p->len, r->block);
 }
 

@@ -434,6 +434,7 @@ static void store_packet(struct pcv_writer_src *s, const struct pcv_packet *p)
 		return;
 	}
 	pcv_dissect(p->data, p->caplen, s->linktype, &d);
+	pcv__flow_addrs(&d, p->data, p->caplen);
 	pcv_flowtab_add(s->flows, &d, p->ts_ns, p->len, (uint32_t)seq);
 	s->seg_raw += 16 + p->caplen;
 	w->st.packets++;

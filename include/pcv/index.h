@@ -66,6 +66,13 @@ enum pcv_flow_coarse {
 	PCV_FLOW_CLASS = 1,
 	/* Any packet at all: no key field means anything. */
 	PCV_FLOW_ANY = 2,
+	/*
+	 * IP the dissector found malformed, by the address fields libpcap
+	 * would still read: key.family (4 or 6), key.src/dst (canonical
+	 * order), key.vlan and ethertype hold; protocol and ports are
+	 * unknown.
+	 */
+	PCV_FLOW_ADDR = 3,
 };
 
 struct pcv_flow_rec {

@@ -347,7 +347,7 @@ Test(flowtab, packets_without_trusted_ip_go_to_class_records)
 	cr_assert_eq(pcv_flowtab_add(t, &arp, 10, 60, 0), PCV_FLOW_CLASS);
 	cr_assert_eq(pcv_flowtab_add(t, &lldp, 11, 60, 1), PCV_FLOW_CLASS);
 	cr_assert_eq(pcv_flowtab_add(t, &arp, 12, 60, 1), PCV_FLOW_CLASS);
-	cr_assert_eq(pcv_flowtab_add(t, &bad, 13, 70, 2), PCV_FLOW_CLASS);
+	cr_assert_eq(pcv_flowtab_add(t, &bad, 13, 70, 2), PCV_FLOW_ADDR);
 	cr_assert_eq(pcv_flowtab_add(t, &ip, 14, 80, 3), PCV_FLOW_EXACT);
 
 	recs = pcv_flowtab_records(t, &n);
@@ -360,8 +360,14 @@ Test(flowtab, packets_without_trusted_ip_go_to_class_records)
 	cr_assert_eq(recs[0].first_block, 0);
 	cr_assert_eq(recs[0].last_block, 1);
 	cr_assert_eq(recs[1].ethertype, 0x88cc);
-	cr_assert_eq(recs[2].key.family, 0, "malformed IP is not trusted");
+	/* malformed IP: not trusted but for the address fields */
+	cr_assert_eq(recs[2].coarse, PCV_FLOW_ADDR);
+	cr_assert_eq(recs[2].key.family, k.family);
+	cr_assert_eq(recs[2].key.proto, 0);
+	cr_assert_eq(recs[2].key.sport, 0);
 	cr_assert_eq(recs[2].ethertype, k.family == 4 ? 0x0800 : 0x86dd);
+	cr_assert(memcmp(recs[2].key.src, k.src, 16) == 0 ||
+		  memcmp(recs[2].key.dst, k.src, 16) == 0);
 	cr_assert_eq(recs[3].coarse, PCV_FLOW_EXACT);
 	pcv_flowtab_stats(t, &st);
 	cr_assert_eq(st.pkts, 5);

@@ -575,7 +575,7 @@ Test(index, bad_arguments_change_nothing)
 	r[2] = mkflow4(1, 4, 3, 4, 2, 1, 1); /* blocks backwards */
 	cr_assert_eq(pcv_index_flows_put(ix, seg, r, 3), -EINVAL);
 	r[2] = mkflow4(1, 4, 3, 4, 0, 0, 1);
-	r[2].coarse = 3;
+	r[2].coarse = 4;
 	cr_assert_eq(pcv_index_flows_put(ix, seg, r, 3), -EINVAL);
 	cr_assert_eq(flows_of(ix, seg).n, 0, "a failed put is undone whole");
 
@@ -692,6 +692,38 @@ Test(index, flows_select_by_addr_net_and_port)
 	sel.alen = 5;
 	cr_assert_eq(pcv_index_flows_select(ix, seg, &sel, flow_cb, &l),
 		     -EINVAL);
+	pcv_index_close(ix);
+}
+
+/* Malformed-IP rows keep their addresses through the index, and widen
+ * only the row of the same addresses. */
+Test(index, address_rows_round_trip_and_merge_by_address)
+{
+	struct pcv_flow_rec r[3];
+	struct pcv_index *ix;
+	struct flowlist l;
+	int64_t seg;
+
+	ix = writer_with_segment(&seg, 4);
+	r[0] = mkflow4(1, 2, 0, 0, 0, 0, 1);
+	r[0].coarse = PCV_FLOW_ADDR;
+	r[0].key.proto = 0;
+	r[1] = r[0];
+	r[1].first_block = r[1].last_block = 1;
+	r[2] = mkflow4(1, 3, 0, 0, 1, 1, 1);
+	r[2].coarse = PCV_FLOW_ADDR;
+	r[2].key.proto = 0;
+	ok(ix, pcv_index_flows_put(ix, seg, r, 3), "put");
+	l = flows_of(ix, seg);
+	cr_assert_eq(l.n, 2, "the same addresses widen, others not: %d", l.n);
+	cr_assert_eq(l.r[0].coarse, PCV_FLOW_ADDR);
+	cr_assert_eq(l.r[0].key.family, 4);
+	cr_assert_eq(l.r[0].key.dst[3], 2);
+	cr_assert_eq(l.r[0].pkts, 2);
+	cr_assert_eq(l.r[0].last_block, 1);
+	cr_assert_eq(l.r[1].key.dst[3], 3);
+	r[0].coarse = 4;
+	cr_assert_eq(pcv_index_flows_put(ix, seg, r, 1), -EINVAL);
 	pcv_index_close(ix);
 }
 

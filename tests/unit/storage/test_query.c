@@ -265,4 +265,25 @@ Test(query, flow_records_that_may_match)
 	r.coarse = PCV_FLOW_ANY;
 	cr_assert(pcv_query_flow_may_match(&q, &r));
 	pcv_query_free(&q);
+
+	/* malformed IP by its address fields: they decide host and net,
+	 * protocol and ports stay unknown */
+	r = flow4(1, 2, 0, 0, 0);
+	r.coarse = PCV_FLOW_ADDR;
+	q = parse_ok("host 10.0.0.1 and tcp port 443");
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	q = parse_ok("net 10.0.0.0/30 and udp");
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	q = parse_ok("host 10.0.0.3");
+	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	q = parse_ok("host 2001:db8::1");
+	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	r.coarse = 7; /* a level from a newer build: anything */
+	q = parse_ok("host 10.0.0.3");
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
 }
