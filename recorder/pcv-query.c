@@ -435,7 +435,8 @@ static void print_time(FILE *f, uint64_t ns)
 
 static void explain(const struct plan *p)
 {
-	static const char *const kinds[] = { "host", "net", "port", "proto" };
+	static const char *const kinds[] = { "host", "net", "port", "proto",
+					     "vlan" };
 	uint64_t bytes = 0, all = 0, nb = 0, chosen = 0;
 	char addr[64];
 
@@ -463,7 +464,9 @@ static void explain(const struct plan *p)
 			printf(t->kind == PCV_QT_NET ? " %s/%u" : " %s", addr,
 			       t->prefix);
 		} else {
-			printf(" %u", t->kind == PCV_QT_PORT ? t->port : t->proto);
+			printf(" %u", t->kind == PCV_QT_PORT ? t->port
+				      : t->kind == PCV_QT_VLAN ? t->vlan
+							       : t->proto);
 		}
 		printf("%s", i + 1 < p->q.nterms ? " and" : "");
 	}

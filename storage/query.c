@@ -431,10 +431,12 @@ static bool proto_of(const struct parser *p, size_t i, uint8_t *proto)
 /*
  * Index terms from conjunct [s, e), when it is one of: [ip|ip6] [src|dst]
  * host ADDR; [src|dst] net ADDR/LEN; [tcp|udp|sctp] [src|dst] port N;
- * tcp, udp, sctp, icmp, icmp6; ip|ip6 proto N (of those protocols).
+ * tcp, udp, sctp, icmp, icmp6; ip|ip6 proto N (of those protocols);
+ * vlan N (N > 0) when @first_shim: no shim keyword came before.
  * Anything else gives no term: it cannot narrow the search.
  */
-static int conjunct_terms(struct parser *p, size_t s, size_t e)
+static int conjunct_terms(struct parser *p, size_t s, size_t e,
+			  bool first_shim)
 {
 	struct pcv_query_term t = { 0 };
 	unsigned long v;
@@ -442,6 +444,15 @@ static int conjunct_terms(struct parser *p, size_t s, size_t e)
 	uint8_t proto = 0;
 	bool has_proto;
 	int rc;
+
+	/* "vlan N" tests the outermost tag only while no vlan, mpls, pppoes
+	 * or geneve came before it; VID 0 is also what untagged rows say */
+	if (first_shim && e - s == 2 && is(p, s, "vlan") &&
+	    parse_num(tok_str(p, s + 1, buf, sizeof(buf)), 4095, &v) && v) {
+		t.kind = PCV_QT_VLAN;
+		t.vlan = (uint16_t)v;
+		return add_term(p->q, &t);
+	}
 
 	if (e - s == 1 && proto_of(p, s, &t.proto)) {
 		t.kind = PCV_QT_PROTO;
@@ -514,7 +525,7 @@ int pcv_query_parse(struct pcv_query *q, const char *text, uint64_t now_ns,
 	struct span *conj = NULL;
 	size_t nconj = 0, i = 0, start = 0, first_time = SIZE_MAX, flen = 0;
 	int depth = 0, rc;
-	bool has_or = false, rebased = false;
+	bool has_or = false, rebased = false, shimmed = false;
 
 	memset(q, 0, sizeof(*q));
 	q->until_ns = UINT64_MAX;
@@ -599,14 +610,17 @@ int pcv_query_parse(struct pcv_query *q, const char *text, uint64_t now_ns,
 		if (rc == 0)
 			rc = append(&q->filter, &flen, text + a, b - a);
 		if (rc == 0 && !has_or && !rebased)
-			rc = conjunct_terms(&p, conj[k].s, conj[k].e);
+			rc = conjunct_terms(&p, conj[k].s, conj[k].e, !shimmed);
 		/* After 'geneve', libpcap reads the rest of the expression in
 		 * the encapsulated packet, which flow keys (the outer
 		 * addresses and ports) do not describe: no terms after it.
 		 * vlan, mpls and pppoes move offsets too, but the dissector
 		 * follows them, so keys describe the inner packet alike. */
-		for (size_t t = conj[k].s; t < conj[k].e; t++)
+		for (size_t t = conj[k].s; t < conj[k].e; t++) {
 			rebased = rebased || is(&p, t, "geneve");
+			shimmed = shimmed || rebased || is(&p, t, "vlan") ||
+				  is(&p, t, "mpls") || is(&p, t, "pppoes");
+		}
 	}
 	if (rc == -ENOMEM && errlen)
 		snprintf(err, errlen, "out of memory");
@@ -652,6 +666,8 @@ static bool term_may_match(const struct pcv_query_term *t,
 	bool exact = r->coarse == PCV_FLOW_EXACT;
 	bool ip = r->ethertype == 0x0800 || r->ethertype == 0x86dd;
 
+	if (t->kind == PCV_QT_VLAN)
+		return k->vlan == t->vlan; /* every level keeps it */
 	if (r->coarse == PCV_FLOW_ADDR) {
 		/* malformed IP: the address fields decide host and net */
 		if (t->kind == PCV_QT_HOST)
@@ -666,9 +682,13 @@ static bool term_may_match(const struct pcv_query_term *t,
 	}
 
 	if (k->family == 0) {
+		/* an IPv4 address is looked for in IPv4, ARP and RARP
+		 * frames only, an IPv6 one in IPv6 frames */
 		if (t->kind == PCV_QT_HOST || t->kind == PCV_QT_NET)
-			return ip || r->ethertype == 0x0806 ||
-			       r->ethertype == 0x8035;
+			return t->family == 6 ? r->ethertype == 0x86dd
+					      : r->ethertype == 0x0800 ||
+						r->ethertype == 0x0806 ||
+						r->ethertype == 0x8035;
 		return ip;
 	}
 	switch (t->kind) {
@@ -688,6 +708,8 @@ static bool term_may_match(const struct pcv_query_term *t,
 			k->sport == 0 || k->dport == 0);
 	case PCV_QT_PROTO:
 		return k->proto == t->proto;
+	case PCV_QT_VLAN:
+		return k->vlan == t->vlan;
 	}
 	return true;
 }

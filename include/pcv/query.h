@@ -28,6 +28,7 @@ enum pcv_query_term_kind {
 	PCV_QT_NET,   /* addr/prefix, family */
 	PCV_QT_PORT,  /* port (TCP, UDP or SCTP) */
 	PCV_QT_PROTO, /* IP protocol number */
+	PCV_QT_VLAN,  /* the outermost VLAN ID, 1..4095 */
 };
 
 struct pcv_query_term {
@@ -36,6 +37,7 @@ struct pcv_query_term {
 	uint8_t prefix;  /* NET */
 	uint8_t proto;   /* PROTO */
 	uint16_t port;   /* PORT */
+	uint16_t vlan;   /* VLAN */
 	uint8_t addr[16];
 };
 

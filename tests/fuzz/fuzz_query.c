@@ -65,6 +65,7 @@ static bool zero(const uint8_t *b, size_t n)
 
 static void check_term(const struct pcv_query_term *t)
 {
+	check(t->kind == PCV_QT_VLAN || t->vlan == 0);
 	switch (t->kind) {
 	case PCV_QT_HOST:
 		check(t->family == 4 || t->family == 6);
@@ -86,6 +87,13 @@ static void check_term(const struct pcv_query_term *t)
 		check(t->proto == 1 || t->proto == 6 || t->proto == 17 ||
 		      t->proto == 58 || t->proto == 132);
 		check(t->family == 0 && t->prefix == 0 && t->port == 0);
+		check(zero(t->addr, sizeof(t->addr)));
+		break;
+	case PCV_QT_VLAN:
+		/* a VID: 0 is what untagged rows say, never a term */
+		check(t->vlan >= 1 && t->vlan <= 4095);
+		check(t->family == 0 && t->prefix == 0 && t->proto == 0 &&
+		      t->port == 0);
 		check(zero(t->addr, sizeof(t->addr)));
 		break;
 	default:
@@ -156,7 +164,8 @@ static bool same(const struct pcv_query *a, const struct pcv_query *b)
 
 		if (x->kind != y->kind || x->family != y->family ||
 		    x->prefix != y->prefix || x->proto != y->proto ||
-		    x->port != y->port || memcmp(x->addr, y->addr, 16))
+		    x->port != y->port || x->vlan != y->vlan ||
+		    memcmp(x->addr, y->addr, 16))
 			return false;
 	}
 	return true;

@@ -28,6 +28,8 @@ EXPRS=(
 	'not ip' 'tcp and not (port 80 or port 443)' 'ip && tcp' 'tcp || udp'
 	'! tcp' 'udp and (dst port 123 or dst port 161)' 'ip and ip[8] < 64'
 	'tcp and port 443 and host 192.168.2.110'
+	'vlan 77' 'vlan 200 and udp' 'vlan 3394 or vlan 5' 'vlan 113 and vlan'
+	'vlan and vlan 77' 'not vlan 200'
 )
 n=0
 for f in "${FILES[@]}"; do

@@ -215,6 +215,29 @@ Test(query, no_terms_where_they_could_lose_packets)
 	pcv_query_free(&q);
 }
 
+/* 'vlan N' is the outermost tag only before any other shim keyword. */
+Test(query, a_vlan_term_while_it_is_the_outermost_tag)
+{
+	struct pcv_query q = parse_ok("vlan 100 and host 10.0.0.1");
+
+	cr_assert_eq(q.nterms, 2);
+	cr_assert_eq(q.terms[0].kind, PCV_QT_VLAN);
+	cr_assert_eq(q.terms[0].vlan, 100);
+	pcv_query_free(&q);
+	static const char *const none[] = {
+		"vlan 0", "vlan", "vlan 4096", "vlan and vlan 100",
+		"mpls and vlan 100", "(vlan 10 or tcp) and vlan 100",
+		"pppoes and vlan 100",
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		q = parse_ok(none[i]);
+		for (size_t k = 0; k < q.nterms; k++)
+			cr_assert_neq(q.terms[k].kind, PCV_QT_VLAN, "'%s'",
+				      none[i]);
+		pcv_query_free(&q);
+	}
+}
+
 static struct pcv_flow_rec flow4(uint8_t a, uint8_t b, uint16_t pa,
 				 uint16_t pb, uint8_t proto)
 {
@@ -262,6 +285,18 @@ Test(query, flow_records_that_may_match)
 	cr_assert(pcv_query_flow_may_match(&q, &r), "ARP, host only");
 	r.ethertype = 0x88cc; /* LLDP: no address libpcap could see */
 	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	r.ethertype = 0x86dd; /* IPv6 not trusted: no IPv4 address in it */
+	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	r.ethertype = 0x0800; /* IPv4 not trusted: maybe */
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	q = parse_ok("host 2001:db8::1");
+	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	r.ethertype = 0x86dd;
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	q = parse_ok("host 10.0.0.1");
+	r.ethertype = 0x88cc;
 	r.coarse = PCV_FLOW_ANY;
 	cr_assert(pcv_query_flow_may_match(&q, &r));
 	pcv_query_free(&q);
@@ -282,6 +317,20 @@ Test(query, flow_records_that_may_match)
 	q = parse_ok("host 2001:db8::1");
 	cr_assert_not(pcv_query_flow_may_match(&q, &r));
 	pcv_query_free(&q);
+	/* VLAN: decided on every level but "any" */
+	r.key.vlan = 100;
+	q = parse_ok("vlan 100");
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	q = parse_ok("vlan 200");
+	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	r.coarse = PCV_FLOW_CLASS;
+	r.key.family = 0;
+	cr_assert_not(pcv_query_flow_may_match(&q, &r));
+	r.coarse = PCV_FLOW_ANY;
+	cr_assert(pcv_query_flow_may_match(&q, &r));
+	pcv_query_free(&q);
+	r = flow4(1, 2, 0, 0, 0);
 	r.coarse = 7; /* a level from a newer build: anything */
 	q = parse_ok("host 10.0.0.3");
 	cr_assert(pcv_query_flow_may_match(&q, &r));
