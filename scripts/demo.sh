@@ -81,3 +81,14 @@ echo "demo: any segment is plain zstd-compressed pcap:"
 seg=$(ls "$STORE"/*.pcap.zst | head -1)
 echo "  zstdcat ${seg##*/} | tcpdump -nr - | wc -l"
 echo "  $(zstdcat "$seg" | tcpdump -nr - 2>/dev/null | wc -l) packets"
+echo
+echo "demo: ask it a question: pcv-query -d STORE 'udp port 53 since 10m' | tcpdump -nr -"
+"$BUILD/bin/pcv-query" -d "$STORE" 'udp port 53 since 10m' 2>/dev/null |
+	tcpdump -nr - 2>/dev/null | head -3 || true
+echo "  $("$BUILD/bin/pcv-query" -d "$STORE" --count 'udp port 53 since 10m') packets;" \
+	"tcpdump over everything finds" \
+	"$(zstdcat "$seg" | tcpdump -r - --count 'udp port 53' 2>/dev/null | awk '{print $1}')"
+echo "  the plan (pcv-query --explain): $("$BUILD/bin/pcv-query" -d "$STORE" --explain \
+	'udp port 53 since 10m' | tail -1)"
+echo "  the flows (pcv-query --flows 'udp port 53', first 3):"
+"$BUILD/bin/pcv-query" -d "$STORE" --flows 'udp port 53' | head -3 | sed 's/^/    /' || true
