@@ -43,7 +43,9 @@ static const char usage_text[] =
 	"  -l, --lisp EXPR           VFM filter in VFLisp\n"
 	"  -s, --snaplen N           bytes kept per packet (default 262144)\n"
 	"  -b, --backend NAME        capture backend (default auto)\n"
-	"      --threads N           capture threads sharing IFACE (fanout)\n"
+	"      --threads N           capture threads: sharing IFACE (fanout), or\n"
+	"                            with afxdp one per receive queue (default:\n"
+	"                            all of IFACE's queues)\n"
 	"  -z, --level N             zstd level, 1..19 (default 3)\n"
 	"      --block-size SIZE     raw bytes per block (default 1MiB)\n"
 	"      --segment-size SIZE   raw bytes per segment (default 256MiB)\n"
@@ -51,6 +53,8 @@ static const char usage_text[] =
 	"                            for import; 0: no limit)\n"
 	"      --align               cut segments on multiples of segment-time\n"
 	"      --flush-interval DUR  data queryable after at most this (1s)\n"
+	"      --cpu LIST            pin capture thread i to the i-th CPU of LIST\n"
+	"                            (like 2,3 or 2-5)\n"
 	"      --xdp-mode MODE       afxdp: native or generic (default: native,\n"
 	"                            else generic)\n"
 	"      --max-flows N         exact flows per index commit, then coarse\n"
@@ -73,6 +77,9 @@ struct opts {
 	const char *files[MAX_FILES];
 	unsigned nfiles;
 	unsigned threads;
+	bool threads_given;
+	int cpus[MAX_THREADS];   /* --cpu */
+	unsigned ncpus;
 	bool quiet, verbose;
 	struct pcv_config cfg;
 	struct cli_filter filter;
@@ -141,10 +148,64 @@ static int add_files(struct opts *o, const char *pattern)
 	return 0;
 }
 
+/* "2,3" or "2-5,8": CPU numbers for the capture threads, in order. */
+static int parse_cpus(const char *list, struct opts *o)
+{
+	const char *p = list;
+
+	o->ncpus = 0;
+	while (*p) {
+		char *end;
+		long a = strtol(p, &end, 10), b;
+
+		if (end == p || a < 0 || a > 4095)
+			goto bad;
+		b = a;
+		if (*end == '-') {
+			p = end + 1;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a || b > 4095)
+				goto bad;
+		}
+		for (long c = a; c <= b; c++) {
+			if (o->ncpus == MAX_THREADS)
+				goto bad;
+			o->cpus[o->ncpus++] = (int)c;
+		}
+		if (*end == ',' && end[1])
+			end++;
+		else if (*end)
+			goto bad;
+		p = end;
+	}
+	if (o->ncpus)
+		return 0;
+bad:
+	cli_error("--cpu '%s': a list of CPU numbers like 2,3 or 2-5 (at most %d)",
+		  list, MAX_THREADS);
+	return -1;
+}
+
+/* The receive queues of @ifname (/sys/class/net/IF/queues/rx-N), or 1. */
+static unsigned rx_queues(const char *ifname)
+{
+	char path[128];
+	unsigned n = 0;
+
+	for (;;) {
+		snprintf(path, sizeof(path), "/sys/class/net/%s/queues/rx-%u",
+			 ifname, n);
+		if (access(path, F_OK) < 0)
+			break;
+		n++;
+	}
+	return n ? n : 1;
+}
+
 static int parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_THREADS = 256, O_BLOCK, O_SEGSIZE, O_SEGTIME, O_ALIGN,
-	       O_FLUSH, O_MAXFLOWS, O_XDPMODE };
+	       O_FLUSH, O_MAXFLOWS, O_XDPMODE, O_CPU };
 	static const struct option longopts[] = {
 		{ "interface", required_argument, NULL, 'i' },
 		{ "read", required_argument, NULL, 'r' },
@@ -162,6 +223,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "flush-interval", required_argument, NULL, O_FLUSH },
 		{ "max-flows", required_argument, NULL, O_MAXFLOWS },
 		{ "xdp-mode", required_argument, NULL, O_XDPMODE },
+		{ "cpu", required_argument, NULL, O_CPU },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -198,6 +260,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 					  &v) < 0)
 				return -1;
 			o->threads = (unsigned)v;
+			o->threads_given = true;
 			break;
 		case 'z':
 			if (cli_parse_u64("--level", optarg, 1, 19, &v) < 0)
@@ -239,6 +302,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_XDPMODE:
 			o->cfg.xdp_mode = optarg;
+			break;
+		case O_CPU:
+			if (parse_cpus(optarg, o) < 0)
+				return -1;
 			break;
 		case 'q':
 			o->quiet = true;
@@ -421,9 +488,15 @@ static int open_captures(struct opts *o)
 		cli_error("import at most %d files at a time", MAX_THREADS);
 		return CLI_EXIT_USAGE;
 	}
+	if (o->iface && afxdp && !o->threads_given) {
+		o->threads = rx_queues(o->iface);
+		if (o->threads > MAX_THREADS)
+			o->threads = MAX_THREADS;
+	}
 	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads && o->iface; i++) {
 		if (afxdp)
 			o->cfg.queue = i;
+		o->cfg.cpu = o->ncpus ? o->cpus[i % o->ncpus] : -1;
 		rc = open_capture(o, &g_workers[i], o->iface, o->iface, i);
 		g_workers[i].drain_ms = (int)o->cfg.block_timeout_ms * 2 + 50;
 	}

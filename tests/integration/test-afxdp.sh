@@ -71,7 +71,7 @@ ok "after kill -9 a new start replaces the left program and captures all 1000 fr
 
 # Two receive queues, a thread each.
 netns_up pvxq --queues 2
-in_ns pvxq b "$REC" -b afxdp --threads 2 -i vb -o "$TMP/mq" -q 2>"$TMP/err" &
+in_ns pvxq b "$REC" -b afxdp --cpu 0,1 -i vb -o "$TMP/mq" -q 2>"$TMP/err" &
 rec=$!
 wait_file "$TMP/mq/index.sqlite"
 sleep 0.5
@@ -80,6 +80,8 @@ kill -INT $(ip netns pids pvxq-b)
 wait $rec || fail "2 queues: pcv-record exited $?: $(cat "$TMP/err")"
 grep -q "4000 packets received, 4000 stored" "$TMP/err" ||
 	fail "2 queues: $(tail -1 "$TMP/err")"
+grep -q "backend afxdp, 2 threads" "$TMP/err" ||
+	fail "2 queues: not a thread per queue by default: $(head -1 "$TMP/err")"
 n0=0 n1=0
 for q in 0 1; do
 	ls "$TMP/mq"/*-q$q.pcap.zst >/dev/null 2>&1 || fail "2 queues: no segment of queue $q"
@@ -93,4 +95,4 @@ done
 "$BIN/pcv-cat" "$TMP/mq" -w "$TMP/got.pcap"
 cmp -s <(frames "$TMP/sent.pcap" | sort) <(frames "$TMP/got.pcap" | sort) ||
 	fail "2 queues: the stored frames are not the sent ones"
-ok "2 receive queues, a thread each: $n0 + $n1 frames, every frame once, each queue in order"
+ok "2 receive queues, a thread each by default (pinned with --cpu 0,1): $n0 + $n1 frames, every frame once, each queue in order"
