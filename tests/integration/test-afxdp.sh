@@ -69,6 +69,23 @@ grep -q "1000 packets received, 1000 stored" "$TMP/err" ||
 ! xdp_on b vb || fail "after kill -9 and a clean run: a program is still attached"
 ok "after kill -9 a new start replaces the left program and captures all 1000 frames"
 
+# The interface goes down and up again under the capture: it goes on.
+in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/du" -q 2>"$TMP/err" &
+rec=$!
+wait_file "$TMP/du/index.sqlite"
+sleep 0.5
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 11 2>/dev/null
+in_ns pvx b ip link set vb down
+sleep 0.3
+in_ns pvx b ip link set vb up
+sleep 1
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 12 2>/dev/null
+kill -INT $(ip netns pids pvx-b)
+wait $rec || fail "down/up: pcv-record exited $?: $(cat "$TMP/err")"
+grep -q "1000 packets received, 1000 stored" "$TMP/err" ||
+	fail "down/up: $(tail -1 "$TMP/err")"
+ok "the interface down and up again during capture: all 1000 frames stored"
+
 # Two receive queues, a thread each.
 netns_up pvxq --queues 2
 in_ns pvxq b "$REC" -b afxdp --cpu 0,1 -i vb -o "$TMP/mq" -q 2>"$TMP/err" &
