@@ -53,7 +53,7 @@
 #define MAP_NAME "pcv_xsks"
 #define MAX_IFACES 16
 #define COALESCE_US 1000      /* the most a small batch waits for more */
-#define COALESCE_STEP_US 100
+#define COALESCE_STEP_US 500
 
 /* bpf/xsk.bpf.o, linked in by capture/xsk-bpf.S */
 extern const unsigned char pcv__xsk_bpf[];
