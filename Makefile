@@ -30,7 +30,7 @@ endif
 
 PKGS := libpcap libzstd sqlite3 libuv
 ifeq ($(UNAME_S),Linux)
-PKGS += libxdp libbpf
+PKGS += libxdp libbpf numa
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

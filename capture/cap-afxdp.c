@@ -21,6 +21,9 @@
  * program (one XSKMAP slot per queue).  A program of ours left behind by
  * a killed run is recognised by name and replaced.
  *
+ * NUMA: the UMEM is allocated on the NIC's node (libnuma), and a capture
+ * thread not pinned with cfg.cpu runs on that node's CPUs.
+ *
  * Timestamps are taken when a batch is read (CLOCK_REALTIME): AF_XDP
  * carries none.  Frames longer than a UMEM frame (4 KiB less headroom)
  * cannot be received.
@@ -42,6 +45,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <numa.h>
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
@@ -68,6 +72,9 @@ struct afxdp {
 	struct xsk_ring_cons comp, rx;
 	void *area;
 	size_t area_len;
+	bool area_numa;    /* from numa_alloc_onnode() */
+	int node;          /* the NIC's NUMA node, -1: unknown */
+	bool placed;       /* the capture thread runs on that node */
 	uint32_t nframes;
 	int fd;
 	int wake_fd;
@@ -226,14 +233,14 @@ static bool afxdp_claims(const char *source)
 	return false; /* never under "auto": see the top of this file */
 }
 
-/* /sys/class/net/IF/type: 1 is Ethernet. */
-static int if_type(const char *ifname)
+/* /sys/class/net/IF/NAME as a number, or -1. */
+static int if_attr(const char *ifname, const char *name)
 {
-	char path[128];
+	char path[160];
 	int t = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/type", ifname);
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, name);
 	f = fopen(path, "r");
 	if (!f)
 		return -1;
@@ -307,7 +314,7 @@ static int afxdp_activate(struct pcv_handle *h)
 	if (ax->ifindex == 0)
 		return pcv__seterr(h, -ENODEV, "%s: no such network interface",
 				   h->source);
-	if (if_type(h->source) != 1)
+	if (if_attr(h->source, "type") != 1) /* ARPHRD_ETHER */
 		return pcv__seterr(h, PCV_ELINKTYPE,
 				   "%s: afxdp captures Ethernet interfaces only",
 				   h->source);
@@ -317,12 +324,22 @@ static int afxdp_activate(struct pcv_handle *h)
 	if (ax->nframes > 32768)
 		ax->nframes = 32768; /* the largest ring libxdp sets up */
 	ax->area_len = (size_t)ax->nframes * FRAME_SIZE;
-	ax->area = mmap(NULL, ax->area_len, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ax->area == MAP_FAILED) {
-		ax->area = NULL;
-		return pcv__seterrno(h, -errno, "afxdp: %zu bytes of UMEM",
-				     ax->area_len);
+	/* The UMEM on the NIC's NUMA node when it has one (a virtual device
+	 * has none): the kernel writes every frame there. */
+	ax->node = if_attr(h->source, "device/numa_node");
+	if (ax->node >= 0 && numa_available() >= 0) {
+		ax->area = numa_alloc_onnode(ax->area_len, ax->node);
+		ax->area_numa = ax->area != NULL;
+	}
+	if (!ax->area) {
+		ax->area = mmap(NULL, ax->area_len, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (ax->area == MAP_FAILED) {
+			ax->area = NULL;
+			return pcv__seterrno(h, -errno,
+					     "afxdp: %zu bytes of UMEM",
+					     ax->area_len);
+		}
 	}
 	ax->addrs = calloc(h->cfg.batch_size, sizeof(*ax->addrs));
 	ax->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -401,6 +418,12 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 	uint64_t ts;
 	int rc;
 
+	/* Unless pinned (cfg.cpu), read on the NIC's node, by its memory. */
+	if (!ax->placed) {
+		ax->placed = true;
+		if (h->cfg.cpu < 0 && ax->node >= 0 && ax->area_numa)
+			numa_run_on_node(ax->node);
+	}
 	for (;;) {
 		n = xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size, &idx);
 		if (n)
@@ -500,7 +523,9 @@ static void afxdp_cleanup(struct pcv_handle *h)
 		xsk_socket__delete(ax->xsk);
 	if (ax->umem)
 		xsk_umem__delete(ax->umem);
-	if (ax->area)
+	if (ax->area && ax->area_numa)
+		numa_free(ax->area, ax->area_len);
+	else if (ax->area)
 		munmap(ax->area, ax->area_len);
 	if (ax->wake_fd >= 0)
 		close(ax->wake_fd);
