@@ -266,13 +266,14 @@ $(BUILD)/asan/fuzz/%: $(BUILD)/asan/tests/fuzz/%.o \
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) $(LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(if $(SCHEMA_SQL),$(SCHEMA_C))
+FUZZ_GEN := $(if $(SCHEMA_SQL),$(SCHEMA_C)) $(filter %/xsk-bpf.o,$(LIB_GEN))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(FUZZ_GEN)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) -std=gnu11 -O1 -g -D_GNU_SOURCE -Iinclude -Icapture \
 		$(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-		-Istorage -o $@ $< $(LIB_SRCS) $(if $(SCHEMA_SQL),$(SCHEMA_C)) \
-		$(ALL_LDLIBS)
+		-Istorage -o $@ $< $(LIB_SRCS) $(FUZZ_GEN) $(ALL_LDLIBS)
 
 .SECONDARY:
 
