@@ -290,36 +290,20 @@ static void block_return(struct afpacket *ap)
 static int block_wait(struct afpacket *ap, int timeout_ms)
 {
 	struct pcv_handle *h = &ap->h;
-	struct pollfd pfd[2] = {
-		{ .fd = ap->fd, .events = POLLIN },
-		{ .fd = ap->wake_fd, .events = POLLIN },
-	};
-	uint64_t junk;
-	int err = 0, n;
+	int err = 0, rc;
 	socklen_t elen = sizeof(err);
+	short ev = 0;
 
-	if (atomic_load_explicit(&h->break_req, memory_order_relaxed))
-		return 0;
-	n = poll(pfd, 2, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : pcv__seterrno(h, -errno, "poll");
-	if (n == 0)
-		return 0; /* timed out */
-	if (pfd[1].revents & POLLIN) {
-		if (read(ap->wake_fd, &junk, sizeof(junk)) < 0)
-			(void)junk; /* EAGAIN: another wake-up took it */
-		return 0;
-	}
-	if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-		getsockopt(ap->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
-		if (err == ENETDOWN)
-			return pcv__seterr(h, -ENETDOWN,
-					   "%s: the interface went down or was removed",
-					   h->source);
-		return pcv__seterrno(h, err ? -err : -EIO, "%s: capture socket",
-				     h->source);
-	}
-	return 1;
+	rc = pcv__wait(h, ap->fd, ap->wake_fd, timeout_ms, &ev);
+	if (rc <= 0 || !(ev & (POLLERR | POLLHUP | POLLNVAL)))
+		return rc;
+	getsockopt(ap->fd, SOL_SOCKET, SO_ERROR, &err, &elen);
+	if (err == ENETDOWN)
+		return pcv__seterr(h, -ENETDOWN,
+				   "%s: the interface went down or was removed",
+				   h->source);
+	return pcv__seterrno(h, err ? -err : -EIO, "%s: capture socket",
+			     h->source);
 }
 
 /* One packet of the ring as a pcv_packet; puts its VLAN tag back. */
@@ -411,11 +395,7 @@ static void afpacket_release(struct pcv_handle *h)
 
 static void afpacket_wake(struct pcv_handle *h)
 {
-	struct afpacket *ap = (struct afpacket *)h;
-	uint64_t one = 1;
-
-	if (ap->wake_fd >= 0 && write(ap->wake_fd, &one, sizeof(one)) < 0)
-		(void)one; /* the counter is already non-zero: fine */
+	pcv__wake(((struct afpacket *)h)->wake_fd);
 }
 
 /* ===== 3. filter/stats/teardown ======================================== */

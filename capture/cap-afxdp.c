@@ -385,30 +385,13 @@ static uint64_t now_ns(void)
 /* Wait for packets.  Return: 1 maybe some, 0 woken or timed out, < 0. */
 static int afxdp_wait(struct afxdp *ax, int timeout_ms)
 {
-	struct pcv_handle *h = &ax->h;
-	struct pollfd pfd[2] = {
-		{ .fd = ax->fd, .events = POLLIN },
-		{ .fd = ax->wake_fd, .events = POLLIN },
-	};
-	uint64_t junk;
-	int n;
+	short ev = 0;
+	int rc = pcv__wait(&ax->h, ax->fd, ax->wake_fd, timeout_ms, &ev);
 
-	if (atomic_load_explicit(&h->break_req, memory_order_relaxed))
-		return 0;
-	n = poll(pfd, 2, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : pcv__seterrno(h, -errno, "poll");
-	if (n == 0)
-		return 0;
-	if (pfd[1].revents & POLLIN) {
-		if (read(ax->wake_fd, &junk, sizeof(junk)) < 0)
-			(void)junk;
-		return 0;
-	}
-	if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL))
-		return pcv__seterr(h, -ENETDOWN, "%s: the AF_XDP socket failed",
-				   h->source);
-	return 1;
+	if (rc > 0 && (ev & (POLLERR | POLLHUP | POLLNVAL)))
+		return pcv__seterr(&ax->h, -ENETDOWN,
+				   "%s: the AF_XDP socket failed", ax->h.source);
+	return rc;
 }
 
 static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
@@ -485,11 +468,7 @@ static void afxdp_release(struct pcv_handle *h)
 
 static void afxdp_wake(struct pcv_handle *h)
 {
-	struct afxdp *ax = (struct afxdp *)h;
-	uint64_t one = 1;
-
-	if (ax->wake_fd >= 0 && write(ax->wake_fd, &one, sizeof(one)) < 0)
-		(void)one; /* full: a wake-up is pending anyway */
+	pcv__wake(((struct afxdp *)h)->wake_fd);
 }
 
 /* ===== 4. stats/teardown ================================================ */

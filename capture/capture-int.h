@@ -106,6 +106,20 @@ int pcv__seterrno(struct pcv_handle *h, int err, const char *fmt, ...)
 bool pcv__ufilter_match(const struct pcv_handle *h, struct pcv_packet *pkt);
 
 /*
+ * pcv__wait() - wait up to @timeout_ms (-1: no limit) for @fd to become
+ * readable, or for a wake-up written to the eventfd @wake_fd (which it
+ * consumes), or for pcv_breakloop().
+ * Return: 1 with *@revents = @fd's poll events (POLLIN, or error bits
+ * for the caller to explain), 0 when woken, timed out or interrupted,
+ * a negative code when poll failed (h->errbuf set).
+ */
+int pcv__wait(struct pcv_handle *h, int fd, int wake_fd, int timeout_ms,
+	      short *revents);
+
+/* pcv__wake() - wake a pcv__wait() on @wake_fd.  Async-signal-safe. */
+void pcv__wake(int wake_fd);
+
+/*
  * pcv__filter_install() - compile a tcpdump expression and install it:
  * the file semantics program for userspace (h->ufilter), the backend's
  * own compile (ops->compile) for the kernel.  filter-bpf.c.

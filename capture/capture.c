@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "capture-int.h"
 
@@ -379,6 +381,40 @@ int pcv_capture(struct pcv_handle *h, pcv_callback cb, void *user)
 	}
 	atomic_store(&h->break_req, false);
 	return rc < 0 ? rc : 0;
+}
+
+int pcv__wait(struct pcv_handle *h, int fd, int wake_fd, int timeout_ms,
+	      short *revents)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = wake_fd, .events = POLLIN },
+	};
+	uint64_t junk;
+	int n;
+
+	if (atomic_load_explicit(&h->break_req, memory_order_relaxed))
+		return 0;
+	n = poll(pfd, 2, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : pcv__seterrno(h, -errno, "poll");
+	if (n == 0)
+		return 0; /* timed out */
+	if (pfd[1].revents & POLLIN) {
+		if (read(wake_fd, &junk, sizeof(junk)) < 0)
+			(void)junk; /* EAGAIN: another wake-up took it */
+		return 0;
+	}
+	*revents = pfd[0].revents;
+	return 1;
+}
+
+void pcv__wake(int wake_fd)
+{
+	uint64_t one = 1;
+
+	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0)
+		(void)one; /* the counter is already non-zero: fine */
 }
 
 static int64_t mono_ms(void)
