@@ -56,7 +56,8 @@ LIB_SRCS := $(wildcard capture/*.c storage/*.c)
 ifeq ($(UNAME_S),Linux)
 LIB_SRCS := $(filter-out capture/cap-bpf.c,$(LIB_SRCS))
 else
-LIB_SRCS := $(filter-out capture/cap-afpacket.c capture/cap-afxdp.c,$(LIB_SRCS))
+LIB_SRCS := $(filter-out capture/cap-afpacket.c capture/cap-afxdp.c \
+	capture/xdp-filter.c,$(LIB_SRCS))
 endif
 CLI_SRCS := $(wildcard recorder/cli-*.c)
 PROG_SRCS := $(filter-out $(CLI_SRCS),$(wildcard recorder/*.c))
