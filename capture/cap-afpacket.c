@@ -72,23 +72,15 @@ static bool afpacket_claims(const char *source)
 	       !strchr(source, '/');
 }
 
-/* One of the interface's counters, /sys/class/net/IF/statistics/NAME;
- * 0 when it cannot be read. */
+/* One of the interface's counters, statistics/NAME; 0 when unreadable. */
 static uint64_t if_counter(const char *ifname, const char *name)
 {
-	char path[128];
-	unsigned long long v = 0;
-	FILE *f;
+	char attr[64];
+	long long v;
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/statistics/%s", ifname,
-		 name);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (fscanf(f, "%llu", &v) != 1)
-		v = 0;
-	fclose(f);
-	return v;
+	snprintf(attr, sizeof(attr), "statistics/%s", name);
+	v = pcv__if_attr(ifname, attr);
+	return v < 0 ? 0 : (uint64_t)v;
 }
 
 static uint64_t if_packets(const char *ifname)
@@ -416,6 +408,7 @@ static int afpacket_set_filter(struct pcv_handle *h,
 	/* Blocks the kernel filled before the filter was attached hold
 	 * packets it never saw: filter those in userspace. */
 	ap->ufilter_blocks = ap->started ? ap->nblocks : 0;
+	h->kfilter = true;
 	return 0;
 }
 

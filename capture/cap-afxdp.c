@@ -25,8 +25,10 @@
  * thread not pinned with cfg.cpu runs on that node's CPUs.
  *
  * Timestamps are taken when a batch is read (CLOCK_REALTIME): AF_XDP
- * carries none.  Frames longer than a UMEM frame (4 KiB less headroom)
- * cannot be received.
+ * carries none.  Frames longer than a UMEM frame (4 KiB less the kernel's
+ * 256 bytes of headroom) cannot be received: activate refuses an MTU above
+ * that, and frames grown past it later (an MTU raised during capture) are
+ * dropped by the kernel and counted in XDP_STATISTICS (kernel_dropped).
  *
  * Sections: 1. the program  2. activate  3. hot path  4. stats/teardown
  */
@@ -50,11 +52,15 @@
 #include <xdp/xsk.h>
 
 #include "capture-int.h"
+#include "xdp-filter.h"
 
 #define FRAME_SIZE 4096u
+#define FRAME_ROOM (FRAME_SIZE - XDP_PACKET_HEADROOM) /* the longest frame */
+#define L2_ROOM 18 /* Ethernet header and one VLAN tag, beyond the MTU */
 #define DLT_EN10MB 1 /* pcap.h's bpf_insn clashes with linux/bpf.h's */
 #define PROG_NAME "pcv_xsk_redirect"
 #define MAP_NAME "pcv_xsks"
+#define FILTER_MAP_NAME "pcv_filter"
 #define MAX_IFACES 16
 #define COALESCE_US 1000      /* the most a small batch waits for more */
 #define COALESCE_STEP_US 500
@@ -83,9 +89,26 @@ struct afxdp {
 	uint32_t held;     /* rx descriptors of the current batch */
 	uint64_t *addrs;   /* their frames, to refill */
 	struct xdp_statistics base;
+	uint64_t delivered;  /* packets the socket brought, before any
+			      * userspace filter */
+	long long if_rx_base; /* the interface's rx_packets at start */
 };
 
 /* ===== 1. the program, one per interface in this process ================ */
+
+/*
+ * The capture filter of an interface's program: the first handle's, which
+ * later handles must share (a packet the XDP filter passes to the stack
+ * never reaches any of them).  code is that handle's classic BPF, NULL
+ * for none; fd the XDP translation in the program's filter slot, or -1
+ * with why it runs in userspace.
+ */
+struct xdp_filter {
+	struct sock_filter *code;
+	unsigned len;
+	int fd;
+	char why[128];
+};
 
 struct attachment {
 	int ifindex;
@@ -93,6 +116,8 @@ struct attachment {
 	struct xdp_program *prog;
 	enum xdp_attach_mode mode;
 	int map_fd;
+	int filter_map_fd;
+	struct xdp_filter filter;
 };
 
 static struct attachment attachments[MAX_IFACES];
@@ -193,9 +218,11 @@ static int attach(struct afxdp *ax, struct attachment **out)
 				     "%s: attaching the XDP program (%s mode)",
 				     h->source, want ? want : "native or generic");
 	}
-	a->map_fd = bpf_object__find_map_fd_by_name(xdp_program__bpf_obj(a->prog),
-						    MAP_NAME);
-	if (a->map_fd < 0) {
+	obj = xdp_program__bpf_obj(a->prog);
+	a->map_fd = bpf_object__find_map_fd_by_name(obj, MAP_NAME);
+	a->filter_map_fd = bpf_object__find_map_fd_by_name(obj, FILTER_MAP_NAME);
+	a->filter.fd = -1;
+	if (a->map_fd < 0 || a->filter_map_fd < 0) {
 		xdp_program__detach(a->prog, ax->ifindex, a->mode, 0);
 		xdp_program__close(a->prog);
 		return pcv__seterr(h, -ENOENT, "afxdp: no map %s", MAP_NAME);
@@ -218,11 +245,110 @@ static void detach(struct afxdp *ax)
 		if (--a->refs == 0) {
 			xdp_program__detach(a->prog, a->ifindex, a->mode, 0);
 			xdp_program__close(a->prog);
+			if (a->filter.fd >= 0)
+				close(a->filter.fd);
+			free(a->filter.code);
 			memset(a, 0, sizeof(*a));
 		}
 		break;
 	}
 	pthread_mutex_unlock(&attach_lock);
+}
+
+/*
+ * Translate @code into @a's filter slot; return the program's fd, or -1
+ * with why not in @a->filter.why.  The slot takes only programs of the
+ * attach type its owner was loaded with: BPF_XDP when libxdp attached it
+ * alone, 0 as a component of libxdp's dispatcher.  Try both.
+ */
+static int filter_slot(struct attachment *a, const struct sock_filter *code,
+		       unsigned len)
+{
+	static const unsigned types[] = { BPF_XDP, 0 };
+	struct xdp_filter *f = &a->filter;
+	const uint32_t slot = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		int fd = pcv__xdp_filter_load_as(code, len, a->map_fd, types[i],
+						 f->why, sizeof(f->why));
+
+		if (fd < 0)
+			return -1;
+		if (bpf_map_update_elem(a->filter_map_fd, &slot, &fd,
+					BPF_ANY) == 0)
+			return fd;
+		err = errno;
+		close(fd);
+		if (err != EINVAL)
+			break;
+	}
+	snprintf(f->why, sizeof(f->why), "the XDP program's filter slot: %s",
+		 strerror(err));
+	return -1;
+}
+
+/* Put @code (NULL: none) in @a's filter slot, replacing what was there;
+ * when it cannot be translated or loaded, empty the slot and say why. */
+static void filter_load(struct attachment *a, const struct sock_filter *code,
+			unsigned len)
+{
+	struct xdp_filter *f = &a->filter;
+	const uint32_t slot = 0;
+	int fd = -1;
+
+	f->why[0] = '\0';
+	if (code)
+		fd = filter_slot(a, code, len);
+	if (fd < 0)
+		bpf_map_delete_elem(a->filter_map_fd, &slot);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = fd;
+	free(f->code);
+	f->code = NULL;
+	f->len = 0;
+	if (code && (f->code = malloc(len * sizeof(*code)))) {
+		memcpy(f->code, code, len * sizeof(*code));
+		f->len = len;
+	}
+}
+
+static bool same_filter(const struct xdp_filter *f,
+			const struct sock_filter *code, unsigned len)
+{
+	return f->len == len &&
+	       (!len || memcmp(f->code, code, len * sizeof(*code)) == 0);
+}
+
+/*
+ * Give a handle that starts on @a its filter: the first loads it, later
+ * ones share it.  A later one with a different filter is refused if the
+ * program filters (it would miss what the filter passes), else filters
+ * in userspace.  Called with attach_lock held.
+ */
+static int filter_share(struct afxdp *ax, struct attachment *a)
+{
+	struct pcv_handle *h = &ax->h;
+	const struct sock_filter *code = (const void *)h->ufilter;
+
+	if (a->refs == 1)
+		filter_load(a, code, h->ufilter_len);
+	if (same_filter(&a->filter, code, h->ufilter_len)) {
+		h->kfilter = code && a->filter.fd >= 0;
+		snprintf(h->kfilter_why, sizeof(h->kfilter_why), "%s",
+			 a->filter.why);
+		return 0;
+	}
+	if (a->filter.fd >= 0)
+		return pcv__seterr(h, -EBUSY,
+				   "%s: captured in this process with another "
+				   "filter, applied in XDP", h->source);
+	h->kfilter = false;
+	snprintf(h->kfilter_why, sizeof(h->kfilter_why),
+		 "other captures of %s in this process filter differently",
+		 h->source);
+	return 0;
 }
 
 /* ===== 2. activate ====================================================== */
@@ -231,23 +357,6 @@ static bool afxdp_claims(const char *source)
 {
 	(void)source;
 	return false; /* never under "auto": see the top of this file */
-}
-
-/* /sys/class/net/IF/NAME as a number, or -1. */
-static int if_attr(const char *ifname, const char *name)
-{
-	char path[160];
-	int t = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &t) != 1)
-		t = -1;
-	fclose(f);
-	return t;
 }
 
 static uint32_t pow2_floor(uint32_t v)
@@ -307,6 +416,7 @@ static int afxdp_activate(struct pcv_handle *h)
 {
 	struct afxdp *ax = (struct afxdp *)h;
 	uint32_t frames = h->cfg.buffer_size / FRAME_SIZE;
+	long long mtu;
 
 	ax->fd = -1;
 	ax->wake_fd = -1;
@@ -314,10 +424,16 @@ static int afxdp_activate(struct pcv_handle *h)
 	if (ax->ifindex == 0)
 		return pcv__seterr(h, -ENODEV, "%s: no such network interface",
 				   h->source);
-	if (if_attr(h->source, "type") != 1) /* ARPHRD_ETHER */
+	if (pcv__if_attr(h->source, "type") != 1) /* ARPHRD_ETHER */
 		return pcv__seterr(h, PCV_ELINKTYPE,
 				   "%s: afxdp captures Ethernet interfaces only",
 				   h->source);
+	mtu = pcv__if_attr(h->source, "mtu");
+	if (mtu + L2_ROOM > (int)FRAME_ROOM)
+		return pcv__seterr(h, -EMSGSIZE,
+				   "%s: MTU %lld is more than AF_XDP frames hold "
+				   "(MTU %d at most); afpacket captures it",
+				   h->source, mtu, (int)FRAME_ROOM - L2_ROOM);
 	h->linktype = DLT_EN10MB;
 	h->snaplen = h->cfg.snaplen < FRAME_SIZE ? h->cfg.snaplen : FRAME_SIZE;
 	ax->nframes = pow2_floor(frames < 64 ? 64 : frames);
@@ -326,7 +442,7 @@ static int afxdp_activate(struct pcv_handle *h)
 	ax->area_len = (size_t)ax->nframes * FRAME_SIZE;
 	/* The UMEM on the NIC's NUMA node when it has one (a virtual device
 	 * has none): the kernel writes every frame there. */
-	ax->node = if_attr(h->source, "device/numa_node");
+	ax->node = (int)pcv__if_attr(h->source, "device/numa_node");
 	if (ax->node >= 0 && numa_available() >= 0) {
 		ax->area = numa_alloc_onnode(ax->area_len, ax->node);
 		ax->area_numa = ax->area != NULL;
@@ -360,6 +476,9 @@ static int afxdp_start(struct pcv_handle *h)
 	err = attach(ax, &a);
 	if (err == 0) {
 		ax->attached = true;
+		err = filter_share(ax, a);
+	}
+	if (err == 0) {
 		if (bpf_map_update_elem(a->map_fd, &h->cfg.queue, &ax->fd, 0))
 			err = pcv__seterrno(h, -errno,
 					    "%s: AF_XDP socket into the XSKMAP",
@@ -369,6 +488,39 @@ static int afxdp_start(struct pcv_handle *h)
 	if (err == 0 &&
 	    getsockopt(ax->fd, SOL_XDP, XDP_STATISTICS, &ax->base, &len) < 0)
 		memset(&ax->base, 0, sizeof(ax->base));
+	ax->if_rx_base = pcv__if_attr(h->source, "statistics/rx_packets");
+	return err;
+}
+
+/* A filter set before start is loaded by start; a new one later replaces
+ * the program's, unless other handles share it. */
+static int afxdp_set_filter(struct pcv_handle *h, const struct bpf_insn *insns,
+			    unsigned ninsns)
+{
+	struct afxdp *ax = (struct afxdp *)h;
+	int err = 0;
+
+	if (!ax->attached)
+		return 0;
+	pthread_mutex_lock(&attach_lock);
+	for (size_t i = 0; i < MAX_IFACES; i++) {
+		struct attachment *a = &attachments[i];
+
+		if (!a->refs || a->ifindex != ax->ifindex)
+			continue;
+		if (a->refs > 1) {
+			err = pcv__seterr(h, -EBUSY,
+					  "%s: other captures in this process "
+					  "share its XDP filter", h->source);
+			break;
+		}
+		filter_load(a, (const void *)insns, ninsns);
+		h->kfilter = a->filter.fd >= 0;
+		snprintf(h->kfilter_why, sizeof(h->kfilter_why), "%s",
+			 a->filter.why);
+		break;
+	}
+	pthread_mutex_unlock(&attach_lock);
 	return err;
 }
 
@@ -444,6 +596,7 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		ax->addrs[i] = xsk_umem__extract_addr(d->addr);
 	}
 	ax->held = n;
+	ax->delivered += n;
 	return (int)n;
 }
 
@@ -478,6 +631,7 @@ static int afxdp_stats(struct pcv_handle *h, struct pcv_stats *st)
 	struct afxdp *ax = (struct afxdp *)h;
 	struct xdp_statistics xs;
 	socklen_t len = sizeof(xs);
+	long long rx;
 
 	if (ax->fd < 0 ||
 	    getsockopt(ax->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) < 0)
@@ -488,7 +642,11 @@ static int afxdp_stats(struct pcv_handle *h, struct pcv_stats *st)
 			     (xs.rx_ring_full - ax->base.rx_ring_full) +
 			     (xs.rx_fill_ring_empty_descs -
 			      ax->base.rx_fill_ring_empty_descs);
-	st->kernel_seen = st->received + st->kernel_dropped;
+	/* what the XDP filter passed, or everything without one */
+	st->kernel_seen = ax->delivered + st->kernel_dropped;
+	rx = pcv__if_attr(h->source, "statistics/rx_packets");
+	if (rx >= ax->if_rx_base && ax->if_rx_base >= 0)
+		st->examined = (uint64_t)(rx - ax->if_rx_base);
 	return 0;
 }
 
@@ -517,11 +675,12 @@ const struct pcv_backend_ops pcv__afxdp_ops = {
 	.claims = afxdp_claims,
 	.activate = afxdp_activate,
 	.start = afxdp_start,
+	.set_filter = afxdp_set_filter,
 	.next_batch = afxdp_next_batch,
 	.release = afxdp_release,
 	.stats = afxdp_stats,
 	.wake = afxdp_wake,
 	.cleanup = afxdp_cleanup,
-	.caps = PCV_CAP_LIVE | PCV_CAP_NANO_TS | PCV_CAP_ZERO_COPY |
-		PCV_CAP_DROP_STATS,
+	.caps = PCV_CAP_LIVE | PCV_CAP_NANO_TS | PCV_CAP_KERNEL_FILTER |
+		PCV_CAP_ZERO_COPY | PCV_CAP_DROP_STATS,
 };

@@ -136,6 +136,7 @@ static int bpf_activate(struct pcv_handle *h)
 	if (!bp->buf)
 		return pcv__seterr(h, -ENOMEM, "out of memory");
 	bp->pos = bp->end = bp->buf;
+	h->kfilter = true;
 	return 0;
 }
 

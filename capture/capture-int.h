@@ -40,8 +40,9 @@ struct pcv_backend_ops {
 	int (*next_batch)(struct pcv_handle *h, int timeout_ms);
 	/* Give back the memory of the last batch.  May be NULL. */
 	void (*release)(struct pcv_handle *h);
-	/* Install a validated classic BPF program.  May be NULL: the core
-	 * then filters in userspace. */
+	/* Install a validated classic BPF program, setting h->kfilter when
+	 * the kernel will apply it.  May be NULL: the core then filters in
+	 * userspace. */
 	int (*set_filter)(struct pcv_handle *h, const struct bpf_insn *insns,
 			  unsigned ninsns);
 	/* Compile a tcpdump expression for the kernel, where that differs
@@ -76,6 +77,8 @@ struct pcv_handle {
 	 * packets a kernel ring held before the kernel filter was attached. */
 	struct bpf_insn *ufilter;
 	unsigned ufilter_len;
+	bool kfilter;          /* the kernel applies ufilter: skip it here */
+	char kfilter_why[128]; /* when it does not, why ("" if no reason) */
 
 	struct pcv_stats st; /* the core's counters */
 	char errbuf[PCV_ERRBUF_SIZE];
@@ -118,6 +121,13 @@ int pcv__wait(struct pcv_handle *h, int fd, int wake_fd, int timeout_ms,
 
 /* pcv__wake() - wake a pcv__wait() on @wake_fd.  Async-signal-safe. */
 void pcv__wake(int wake_fd);
+
+/*
+ * pcv__if_attr() - the number in /sys/class/net/@ifname/@name ("mtu",
+ * "type", "statistics/rx_packets", "device/numa_node", ...).
+ * Return: it, or -1 when the file is missing or holds no number.
+ */
+long long pcv__if_attr(const char *ifname, const char *name);
 
 /*
  * pcv__filter_install() - compile a tcpdump expression and install it:

@@ -331,7 +331,7 @@ static int batch_fill(struct pcv_handle *h)
 			return n;
 		h->npkts = (uint32_t)n;
 		h->st.examined += (uint32_t)n;
-		if (h->ufilter && !h->ops->set_filter)
+		if (h->ufilter && !h->kfilter)
 			batch_filter(h);
 	}
 	return 1;
@@ -417,6 +417,22 @@ void pcv__wake(int wake_fd)
 		(void)one; /* the counter is already non-zero: fine */
 }
 
+long long pcv__if_attr(const char *ifname, const char *name)
+{
+	char path[160];
+	long long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, name);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 static int64_t mono_ms(void)
 {
 	struct timespec ts;
@@ -445,7 +461,7 @@ int pcv_capture_drain(struct pcv_handle *h, pcv_batch_callback cb,
 			return n; /* 0: nothing more within the time */
 		h->npkts = (uint32_t)n;
 		h->st.examined += (uint32_t)n;
-		if (h->ufilter && !h->ops->set_filter)
+		if (h->ufilter && !h->kfilter)
 			batch_filter(h);
 		if (h->npkts == 0)
 			continue;
@@ -483,6 +499,7 @@ int pcv_set_filter(struct pcv_handle *h, const void *filter, size_t len)
 	if (!copy)
 		return pcv__seterr(h, -ENOMEM, "filter: out of memory");
 	memcpy(copy, insns, len);
+	h->kfilter = false;
 	if (h->ops->set_filter) {
 		rc = h->ops->set_filter(h, copy, (unsigned)n);
 		if (rc < 0) {
@@ -520,6 +537,13 @@ uint32_t pcv_get_snaplen(const struct pcv_handle *h)
 const char *pcv_get_backend(const struct pcv_handle *h)
 {
 	return h->ops->name;
+}
+
+bool pcv_filter_in_kernel(const struct pcv_handle *h, const char **why)
+{
+	if (why)
+		*why = h->kfilter || !h->ufilter ? "" : h->kfilter_why;
+	return h->ufilter && h->kfilter;
 }
 
 uint32_t pcv_get_capabilities(const struct pcv_handle *h)

@@ -107,6 +107,7 @@ int pcv__filter_install(struct pcv_handle *h, const char *expr)
 	}
 	memcpy(copy, f->prog.bf_insns, len);
 	pcv_bpf_free(f);
+	h->kfilter = false;
 	if (h->ops->set_filter && h->ops->compile) {
 		rc = h->ops->compile(h, expr, &kprog);
 		if (rc == 0) {

@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <getopt.h>
 #include <glob.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,7 +44,9 @@ static const char usage_text[] =
 	"  -f, --filter FILE         VFM filter (bytecode, assembly, VFLisp)\n"
 	"  -l, --lisp EXPR           VFM filter in VFLisp\n"
 	"  -s, --snaplen N           bytes kept per packet (default 262144)\n"
-	"  -b, --backend NAME        capture backend (default auto)\n"
+	"  -b, --backend NAME        afpacket, afxdp or auto (default: afxdp on\n"
+	"                            an interface without IP address, else\n"
+	"                            afpacket)\n"
 	"      --threads N           capture threads: sharing IFACE (fanout), or\n"
 	"                            with afxdp one per receive queue (default:\n"
 	"                            all of IFACE's queues)\n"
@@ -443,23 +447,25 @@ static void install_signals(void)
 	signal(SIGXFSZ, SIG_IGN);
 }
 
-/* Open one capture (a live thread's, or a file) with its own VFM copy. */
+/* Open one capture (a live thread's, or a file) with its own VFM copy;
+ * on failure the reason is in @errbuf. */
 static int open_capture(struct opts *o, struct worker *wk, const char *src,
-			const char *name, unsigned queue)
+			const char *name, unsigned queue, char *errbuf)
 {
-	char errbuf[PCV_ERRBUF_SIZE];
 	int rc;
 
 	wk->filter = o->filter;
 	wk->filter.expr = o->filter.expr;
 	wk->filter.vm = NULL;
 	rc = cli_filter_prepare(&wk->filter, &o->cfg);
-	if (rc != CLI_EXIT_OK)
+	if (rc != CLI_EXIT_OK) {
+		errbuf[0] = '\0'; /* it said why */
 		return rc;
+	}
 	rc = pcv_open(&wk->h, src, &o->cfg, errbuf);
 	wk->filter.expr = NULL; /* o->filter's; compiled into the handle */
 	if (rc < 0) {
-		cli_error("%s", errbuf);
+		cli_filter_free(&wk->filter);
 		return rc == -EINVAL || rc == PCV_EBACKEND ? CLI_EXIT_USAGE
 							    : CLI_EXIT_FAIL;
 	}
@@ -469,36 +475,160 @@ static int open_capture(struct opts *o, struct worker *wk, const char *src,
 	return CLI_EXIT_OK;
 }
 
+static void close_captures(void)
+{
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		pcv_close(g_workers[i].h);
+		cli_filter_free(&g_workers[i].filter);
+		memset(&g_workers[i], 0, sizeof(g_workers[i]));
+	}
+	g_nworkers = 0;
+}
+
+/* The backend a live source names: its "NAME:" prefix, else -b. */
+static const char *named_backend(const struct opts *o, const char **ifname)
+{
+	const char *colon = strchr(o->iface, ':');
+	const char *const *names = pcv_backends();
+
+	*ifname = o->iface;
+	for (size_t i = 0; colon && names[i]; i++) {
+		if (strlen(names[i]) == (size_t)(colon - o->iface) &&
+		    strncmp(o->iface, names[i], strlen(names[i])) == 0) {
+			*ifname = colon + 1;
+			return names[i];
+		}
+	}
+	return o->cfg.backend && strcmp(o->cfg.backend, "auto") != 0
+		       ? o->cfg.backend : NULL;
+}
+
+/*
+ * Why "auto" should not take @ifname with AF_XDP (NULL: nothing against).
+ * AF_XDP takes a queue's packets away from the kernel's stack: right on a
+ * capture port (SPAN, TAP), wrong on an interface the host talks through,
+ * so an interface with an address (IPv6 link-local aside: the kernel adds
+ * one to every interface) keeps AF_PACKET.
+ */
+static const char *afxdp_objection(const struct opts *o, const char *ifname,
+				   char *buf, size_t len)
+{
+	struct ifaddrs *all, *a;
+	unsigned queues = rx_queues(ifname);
+	bool addressed = false;
+
+	if (getifaddrs(&all) < 0) {
+		snprintf(buf, len, "%s's addresses: %s", ifname, strerror(errno));
+		return buf;
+	}
+	for (a = all; a && !addressed; a = a->ifa_next) {
+		int fam = a->ifa_addr ? a->ifa_addr->sa_family : AF_UNSPEC;
+
+		if (strcmp(a->ifa_name, ifname) != 0)
+			continue;
+		addressed = fam == AF_INET ||
+			    (fam == AF_INET6 &&
+			     !IN6_IS_ADDR_LINKLOCAL(
+				     &((struct sockaddr_in6 *)(void *)a->ifa_addr)
+					      ->sin6_addr));
+	}
+	freeifaddrs(all);
+	if (addressed)
+		snprintf(buf, len,
+			 "%s has an IP address and AF_XDP would take its packets "
+			 "from the host (-b afxdp to use it anyway)", ifname);
+	else if (o->threads_given && o->threads != queues)
+		snprintf(buf, len, "--threads %u, but %s has %u receive queue%s",
+			 o->threads, ifname, queues, queues > 1 ? "s" : "");
+	else
+		return NULL;
+	return buf;
+}
+
+/* One capture per thread: per receive queue with AF_XDP, else sharing
+ * the interface by flow (PACKET_FANOUT). */
+static int open_live(struct opts *o, const char *ifname, bool afxdp,
+		     char *errbuf)
+{
+	int rc = CLI_EXIT_OK;
+
+	if (afxdp && !o->threads_given) {
+		o->threads = rx_queues(ifname);
+		if (o->threads > MAX_THREADS)
+			o->threads = MAX_THREADS;
+	}
+	o->cfg.fanout_group = !afxdp && o->threads > 1
+				      ? (uint16_t)(getpid() & 0xffff) : 0;
+	o->cfg.fanout_mode = PCV_FANOUT_HASH;
+	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads; i++) {
+		o->cfg.queue = afxdp ? i : 0;
+		o->cfg.cpu = o->ncpus ? o->cpus[i % o->ncpus] : -1;
+		rc = open_capture(o, &g_workers[i], o->iface, ifname, i, errbuf);
+		g_workers[i].drain_ms = (int)o->cfg.block_timeout_ms * 2 + 50;
+	}
+	if (rc != CLI_EXIT_OK)
+		close_captures();
+	return rc;
+}
+
+/*
+ * "auto" on Linux: AF_XDP on a capture port when it can attach, else
+ * AF_PACKET, saying in one line why not.  (The library's own "auto" never
+ * picks AF_XDP: a handle binds one queue, the recorder opens them all.)
+ */
+static int open_auto(struct opts *o, const char *ifname, char *errbuf)
+{
+#if defined(__linux__)
+	char why[PCV_ERRBUF_SIZE];
+	const char *objection = afxdp_objection(o, ifname, why, sizeof(why));
+	unsigned threads = o->threads;
+	int rc;
+
+	if (!objection) {
+		o->cfg.backend = "afxdp";
+		rc = open_live(o, ifname, true, errbuf);
+		if (rc != CLI_EXIT_FAIL) /* opened, or a usage error */
+			return rc;
+		objection = strncpy(why, errbuf, sizeof(why) - 1);
+		why[sizeof(why) - 1] = '\0';
+		o->threads = threads;
+	}
+	o->cfg.backend = "afpacket";
+	rc = open_live(o, ifname, false, errbuf);
+	if (rc == CLI_EXIT_OK)
+		fprintf(stderr, "%s: not using afxdp: %s\n", cli_prog, objection);
+	return rc;
+#else
+	return open_live(o, ifname, false, errbuf);
+#endif
+}
+
 /*
  * Open every source before the store is touched, so that a wrong
  * interface or file leaves no empty store behind.
  */
 static int open_captures(struct opts *o)
 {
-	bool afxdp = o->cfg.backend && strcmp(o->cfg.backend, "afxdp") == 0;
+	char errbuf[PCV_ERRBUF_SIZE] = "";
 	char src[4096];
 	int rc = CLI_EXIT_OK;
 
-	/* Several threads: AF_XDP binds one to each receive queue, AF_PACKET
-	 * shares the interface among them by flow (fanout). */
-	if (o->iface && o->threads > 1 && !afxdp)
-		o->cfg.fanout_group = (uint16_t)(getpid() & 0xffff);
-	o->cfg.fanout_mode = PCV_FANOUT_HASH;
 	if (o->nfiles > MAX_THREADS) {
 		cli_error("import at most %d files at a time", MAX_THREADS);
 		return CLI_EXIT_USAGE;
 	}
-	if (o->iface && afxdp && !o->threads_given) {
-		o->threads = rx_queues(o->iface);
-		if (o->threads > MAX_THREADS)
-			o->threads = MAX_THREADS;
-	}
-	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->threads && o->iface; i++) {
-		if (afxdp)
-			o->cfg.queue = i;
-		o->cfg.cpu = o->ncpus ? o->cpus[i % o->ncpus] : -1;
-		rc = open_capture(o, &g_workers[i], o->iface, o->iface, i);
-		g_workers[i].drain_ms = (int)o->cfg.block_timeout_ms * 2 + 50;
+	if (o->iface) {
+		const char *ifname, *want = named_backend(o, &ifname);
+		bool afxdp = want && strcmp(want, "afxdp") == 0;
+		unsigned queues = rx_queues(ifname);
+
+		rc = want ? open_live(o, ifname, afxdp, errbuf)
+			  : open_auto(o, ifname, errbuf);
+		if (rc == CLI_EXIT_OK && afxdp && o->threads < queues)
+			fprintf(stderr, "%s: warning: capturing %u of %s's %u "
+				"receive queues; the others' packets go to the "
+				"host unrecorded\n", cli_prog, o->threads,
+				ifname, queues);
 	}
 	for (unsigned i = 0; rc == CLI_EXIT_OK && i < o->nfiles; i++) {
 		struct stat st;
@@ -506,8 +636,10 @@ static int open_captures(struct opts *o)
 		if (stat(o->files[i], &st) == 0)
 			g_progress.total += (uint64_t)st.st_size;
 		snprintf(src, sizeof(src), "pcapfile:%s", o->files[i]);
-		rc = open_capture(o, &g_workers[i], src, "import", i);
+		rc = open_capture(o, &g_workers[i], src, "import", i, errbuf);
 	}
+	if (rc != CLI_EXIT_OK && errbuf[0])
+		cli_error("%s", errbuf);
 	return rc;
 }
 
@@ -540,6 +672,17 @@ static int run_live(struct opts *o)
 	fprintf(stderr, "%s: recording %s into %s (backend %s, %u thread%s)\n",
 		cli_prog, o->iface, o->dir, pcv_get_backend(g_workers[0].h),
 		o->threads, o->threads > 1 ? "s" : "");
+	if (o->filter.expr) {
+		const char *why;
+		bool kernel = pcv_filter_in_kernel(g_workers[0].h, &why);
+
+		fprintf(stderr, "%s: filter '%s' runs in %s%s%s\n", cli_prog,
+			o->filter.expr,
+			!kernel ? "userspace"
+			: strcmp(pcv_get_backend(g_workers[0].h), "afxdp") == 0
+				? "XDP" : "the kernel",
+			*why ? ": " : "", why);
+	}
 	for (unsigned i = 0; i < g_nworkers; i++)
 		pthread_create(&g_workers[i].thread, NULL, capture_main,
 			       &g_workers[i]);
@@ -610,7 +753,7 @@ static void log_stats(const char *line, void *user)
 static void summary(const struct opts *o)
 {
 	struct pcv_writer_stats st;
-	uint64_t kdrop = 0, recv = 0;
+	uint64_t kdrop = 0, recv = 0, kseen = 0, examined = 0;
 
 	pcv_writer_get_stats(g_writer, &st);
 	for (unsigned i = 0; i < g_nworkers; i++) {
@@ -619,8 +762,15 @@ static void summary(const struct opts *o)
 		if (g_workers[i].h && pcv_get_stats(g_workers[i].h, &cs) == 0) {
 			kdrop += cs.kernel_dropped;
 			recv += cs.received;
+			kseen += cs.kernel_seen;
+			examined = cs.examined; /* the interface's, for each */
 		}
 	}
+	if (o->iface && o->filter.expr && g_nworkers &&
+	    pcv_filter_in_kernel(g_workers[0].h, NULL))
+		fprintf(stderr, "%s: kernel filter: %" PRIu64 " passed of %" PRIu64
+			" packets through the interface\n", cli_prog, kseen,
+			examined);
 	fprintf(stderr,
 		"%s: %" PRIu64 " packets received, %" PRIu64
 		" stored in %" PRIu64 " segments (%" PRIu64 " blocks, %.2fx compression); "
@@ -628,7 +778,6 @@ static void summary(const struct opts *o)
 		cli_prog, recv, st.packets, st.segments, st.blocks,
 		st.comp_bytes ? (double)st.raw_bytes / (double)st.comp_bytes : 0,
 		kdrop, st.ring_dropped, st.disk_dropped);
-	(void)o;
 }
 
 int main(int argc, char **argv)
@@ -654,10 +803,7 @@ int main(int argc, char **argv)
 	if (rc == CLI_EXIT_OK)
 		rc = attach_sources(&o);
 	if (rc != CLI_EXIT_OK) {
-		for (unsigned i = 0; i < g_nworkers; i++) {
-			pcv_close(g_workers[i].h);
-			cli_filter_free(&g_workers[i].filter);
-		}
+		close_captures();
 		pcv_writer_close(g_writer);
 		cli_filter_free(&o.filter);
 		return rc;

@@ -191,6 +191,14 @@ int pcv_get_linktype(const struct pcv_handle *h);
 /* pcv_get_snaplen() - the effective snapshot length. */
 uint32_t pcv_get_snaplen(const struct pcv_handle *h);
 
+/*
+ * pcv_filter_in_kernel() - whether the kernel applies the handle's filter
+ * (rejected packets never cost a copy), or the library runs it on each
+ * batch.  When a filter is set but runs here, *@why (if @why is not NULL)
+ * says why, or is "" for a backend with no kernel filter at all.
+ */
+bool pcv_filter_in_kernel(const struct pcv_handle *h, const char **why);
+
 /* pcv_get_backend() - the name of the backend that claimed the source. */
 const char *pcv_get_backend(const struct pcv_handle *h);
 

@@ -19,6 +19,9 @@ NETNS_PREFIXES=""
 
 cleanup() {
 	for p in $NETNS_PREFIXES; do
+		# a test that failed may leave processes running in them
+		kill -9 $(ip netns pids "$p-a" 2>/dev/null) \
+			$(ip netns pids "$p-b" 2>/dev/null) 2>/dev/null || true
 		"$TOP/scripts/netns.sh" down "$p" >/dev/null 2>&1 || true
 	done
 	rm -rf "$TMP"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The afxdp backend on veth pairs in private namespaces: frames of every
 # kind captured exactly, in order, in native and in generic XDP mode; the
-# program gone after a clean stop; a start after kill -9 replaces the
-# program the killed run left; one thread per receive queue on a veth
-# pair with two queues, every frame once and each queue in order.
+# program gone after a clean stop; the capture filter run in XDP (only
+# matching frames reach us, the rest reach the namespace's stack); a start
+# after kill -9 replaces the program the killed run left; the interface
+# down and up, its MTU too large or raised during capture; "auto" choosing
+# afxdp on a capture port and afpacket elsewhere, in one line; one thread
+# per receive queue on a veth pair with two queues, each queue in order.
 . "$(dirname "$0")/lib.sh"
 
 REC=$BIN/pcv-record
@@ -49,6 +52,31 @@ for mode in native generic; do
 	ok "$mode XDP: 3000 frames of every kind stored byte for byte, in order; program detached at exit"
 done
 
+# The filter runs in XDP: the namespace's stack still gets what it rejects.
+F='udp or (vlan and tcp)'
+in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/kf" -q "$F" 2>"$TMP/err" &
+rec=$!
+wait_file "$TMP/kf/index.sqlite"
+sleep 0.5
+in_ns pvx a ping -c 3 -i 0.2 -W 2 10.200.0.2 >/dev/null ||
+	fail "kernel filter: no ping through vb while it records '$F'"
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 3000 -s 21 -w "$TMP/sent.pcap" 2>/dev/null
+kill -INT $(ip netns pids pvx-b)
+wait $rec || fail "kernel filter: pcv-record exited $?: $(cat "$TMP/err")"
+grep -q "filter '$F' runs in XDP\$" "$TMP/err" ||
+	fail "kernel filter: not said to run in XDP: $(cat "$TMP/err")"
+tcpdump -r "$TMP/sent.pcap" -w "$TMP/want.pcap" "$F" 2>/dev/null
+want=$(frames "$TMP/want.pcap" | wc -l)
+[ "$want" -gt 0 ] && [ "$want" -lt 3000 ] || fail "kernel filter: $want of 3000 match"
+grep -q "kernel filter: $want passed of [0-9]* packets" "$TMP/err" ||
+	fail "kernel filter: the counters do not say $want passed: $(cat "$TMP/err")"
+grep -q "$want packets received, $want stored" "$TMP/err" ||
+	fail "kernel filter: $(tail -1 "$TMP/err")"
+"$BIN/pcv-cat" "$TMP/kf" -w "$TMP/got.pcap"
+cmp -s <(frames "$TMP/want.pcap") <(frames "$TMP/got.pcap") ||
+	fail "kernel filter: the stored frames are not the matching sent ones"
+ok "filter in XDP: $want of 3000 frames reached userspace, all stored; ping answered meanwhile"
+
 # kill -9 leaves the program attached; the next start replaces it.
 in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/k" -q 2>"$TMP/err" &
 rec=$!
@@ -85,6 +113,69 @@ wait $rec || fail "down/up: pcv-record exited $?: $(cat "$TMP/err")"
 grep -q "1000 packets received, 1000 stored" "$TMP/err" ||
 	fail "down/up: $(tail -1 "$TMP/err")"
 ok "the interface down and up again during capture: all 1000 frames stored"
+
+# MTU: above what an AF_XDP frame holds, afxdp refuses to start; raised
+# during a capture, the frames too long for it are counted as dropped.
+mtu() { in_ns pvx a ip link set va mtu "$1" && in_ns pvx b ip link set vb mtu "$1"; }
+mtu 9000
+in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/m1" -q 2>"$TMP/err" &&
+	fail "MTU 9000: afxdp started"
+grep -q "MTU 9000 is more than AF_XDP frames hold" "$TMP/err" ||
+	fail "MTU 9000: $(cat "$TMP/err")"
+[ ! -e "$TMP/m1" ] || fail "MTU 9000: a store was made"
+mtu 1500
+in_ns pvx b "$REC" -b afxdp --xdp-mode generic -i vb -o "$TMP/m2" -q 2>"$TMP/err" &
+rec=$!
+wait_file "$TMP/m2/index.sqlite"
+sleep 0.5
+mtu 9000
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 50 -s 31 --min-size 5000 --max-size 8000 2>/dev/null
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 200 -s 32 2>/dev/null
+kill -INT $(ip netns pids pvx-b)
+wait $rec || fail "MTU raised: pcv-record exited $?: $(cat "$TMP/err")"
+mtu 1500
+grep -q "200 packets received, 200 stored .* dropped: kernel 50," "$TMP/err" ||
+	fail "MTU raised: $(tail -1 "$TMP/err")"
+ok "MTU 9000: afxdp refuses it; raised during capture: 200 frames stored, the 50 longer ones counted as kernel drops"
+
+# auto: afpacket on an interface with an address, afxdp on one without,
+# afpacket again when another XDP program holds the interface; one line
+# says why not afxdp.
+auto_run() { # auto_run NAME: record 500 frames with the default backend
+	in_ns pvx b "$REC" -i vb -o "$TMP/$1" -q 2>"$TMP/err" &
+	rec=$!
+	wait_file "$TMP/$1/index.sqlite"
+	sleep 0.5
+	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 41 --mix udp 2>/dev/null
+	kill -INT $(ip netns pids pvx-b)
+	wait $rec || fail "auto $1: pcv-record exited $?: $(cat "$TMP/err")"
+	grep -q "500 packets received, 500 stored" "$TMP/err" ||
+		fail "auto $1: $(tail -1 "$TMP/err")"
+	[ "$(grep -c "not using afxdp" "$TMP/err")" -le 1 ] ||
+		fail "auto $1: more than one line of reason"
+}
+auto_run addr
+grep -q "not using afxdp: vb has an IP address" "$TMP/err" &&
+	grep -q "backend afpacket" "$TMP/err" ||
+	fail "auto with an address: $(cat "$TMP/err")"
+in_ns pvx b ip addr flush dev vb
+auto_run port
+grep -q "backend afxdp" "$TMP/err" && ! grep -q "not using" "$TMP/err" ||
+	fail "auto on a capture port: $(cat "$TMP/err")"
+ok "auto: afpacket on vb with an address (one line why), afxdp once it has none"
+other=$(ls /usr/lib/*/bpf/xsk_def_xdp_prog.o 2>/dev/null | head -1)
+if [ -n "$other" ]; then
+	in_ns pvx b ip link set dev vb xdp obj "$other" sec xdp
+	auto_run busy
+	in_ns pvx b ip link set dev vb xdp off
+	grep -q "not using afxdp: vb: attaching the XDP program" "$TMP/err" &&
+		grep -q "backend afpacket" "$TMP/err" ||
+		fail "auto with another XDP program: $(cat "$TMP/err")"
+	ok "auto with libxdp's own program on vb: afpacket, one line why"
+else
+	echo "  skipped: auto beside another XDP program (libxdp's xsk_def_xdp_prog.o not found)"
+fi
+in_ns pvx b ip addr add 10.200.0.2/24 dev vb
 
 # Two receive queues, a thread each.
 netns_up pvxq --queues 2
