@@ -5,8 +5,13 @@
 # pcv-gen sends N 64-byte frames as fast as it can from one side, while
 # nothing, pcv-record -b afxdp, pcv-record -b afpacket, or tcpdump -w
 # captures on the other.  For each: the rate pcv-gen reached ÷ its rate
-# with nothing attached, the frames stored (loss), and the capturing
-# process's CPU seconds per million frames.  Best rate of 3 runs each.
+# with nothing attached, the frames stored (loss), the capturing process's
+# CPU seconds per million frames, and those of its capture threads alone
+# (pcv-record's "pcv-cap/N": the backend and the hand-over to the writer,
+# without compression and indexing).  Best rate of 3 runs each.
+#
+# A reference row: an XDP program that drops everything (xdp-drop.bpf.c),
+# the most an XDP-based capture can keep of the sender's rate here.
 #
 # veth shows relative cost, not a NIC's zero-copy rates: the kernel
 # copies into the AF_XDP UMEM, and sender and receiver share two cores.
@@ -37,17 +42,35 @@ send() {
 			      print int($3 / t) }'
 }
 
+# thread_cpu PATTERN: CPU seconds of the threads in namespace b whose
+# name matches PATTERN (a case pattern).
+thread_cpu() {
+	local p t
+	for p in $(ip netns pids $NS-b); do
+		for t in /proc/"$p"/task/*; do
+			# shellcheck disable=SC2254
+			case $(cat "$t/comm" 2>/dev/null) in
+			$1) awk '{ print $14 + $15 }' "$t/stat" ;;
+			esac
+		done
+	done | awk -v hz="$(getconf CLK_TCK)" '{ s += $1 } END { print s / hz }'
+}
+
 # run NAME CMD...: start CMD in namespace b, send, stop it; prints
-# "rate stored cpu_seconds".  CMD must stop on SIGINT and print what it
-# stored on stderr.
+# "rate stored cpu_seconds capture_thread_seconds".  CMD must stop on
+# SIGINT and print what it stored on stderr.
 run() {
-	local name=$1 rate cpu stored
+	local name=$1 rate cpu stored cap
 	shift
 	rm -rf "$TMP/out" "$TMP/err" "$TMP/time"
 	in_ns b /usr/bin/time -f '%U %S' -o "$TMP/time" "$@" 2>"$TMP/err" &
 	sleep 1.5
 	rate=$(send)
 	sleep 0.5
+	case $name in
+	tcpdump) cap=$(thread_cpu tcpdump) ;;
+	*) cap=$(thread_cpu 'pcv-cap/*') ;;
+	esac
 	# time(1) ignores SIGINT while its child runs: the capture stops
 	kill -INT $(ip netns pids $NS-b)
 	wait
@@ -56,7 +79,7 @@ run() {
 	tcpdump) stored=$(tcpdump -r "$TMP/out" --count 2>/dev/null | awk '{print $1}') ;;
 	*) stored=$(sed -n 's/.* received, \([0-9]*\) stored.*/\1/p' "$TMP/err") ;;
 	esac
-	echo "$rate ${stored:-0} $cpu"
+	echo "$rate ${stored:-0} $cpu $cap"
 }
 
 # best NAME CMD...: the run with the highest send rate of 3.
@@ -75,17 +98,35 @@ for _ in 1 2 3; do
 	[ "$r" -gt "$base" ] && base=$r
 done
 echo "bench-live: $N frames of 64 bytes (60 + FCS) per run, veth in namespaces, best of 3"
-printf '  %-26s %10s %7s %9s %6s %12s\n' capture "frames/s" ratio stored loss "CPU s/Mpkt"
+printf '  %-26s %10s %7s %9s %6s %12s %12s\n' capture "frames/s" ratio stored loss \
+	"CPU s/Mpkt" "capture thr"
 printf '  %-26s %10s %7s\n' "nothing attached" "$base" "1.00"
+# An XDP program that drops everything: XDP's own cost on this interface.
+CLANG=${CLANG:-clang}
+if "$CLANG" -O2 -target bpf -I"/usr/include/$(${CC:-cc} -dumpmachine)" \
+	-c "$TOP/bench/xdp-drop.bpf.c" -o "$TMP/drop.o" 2>/dev/null; then
+	for mode in xdp xdpgeneric; do
+		in_ns b ip link set dev vb $mode obj "$TMP/drop.o" sec xdp
+		r=0
+		for _ in 1 2 3; do
+			x=$(send)
+			[ "$x" -gt "$r" ] && r=$x
+		done
+		in_ns b ip link set dev vb $mode off
+		printf '  %-26s %10s %7s\n' "XDP_DROP only ($([ $mode = xdp ] && echo native || echo generic))" \
+			"$r" "$(awk "BEGIN { printf \"%.2f\", $r / $base }")"
+	done
+fi
 for c in afxdp afpacket tcpdump; do
 	case $c in
 	tcpdump) r=$(best tcpdump tcpdump -i vb -w "$TMP/out" -B 65536 -q) ;;
 	*) r=$(best $c "$BUILD/bin/pcv-record" -b $c -i vb -o "$TMP/out" -q) ;;
 	esac
-	read -r rate stored cpu <<<"$r"
-	printf '  %-26s %10s %7s %9s %6s %12s\n' \
+	read -r rate stored cpu cap <<<"$r"
+	printf '  %-26s %10s %7s %9s %6s %12s %12s\n' \
 		"$([ $c = tcpdump ] && echo 'tcpdump -w' || echo "pcv-record -b $c")" \
 		"$rate" "$(awk "BEGIN { printf \"%.2f\", $rate / $base }")" \
 		"$stored" "$((N - stored))" \
-		"$(awk "BEGIN { printf \"%.3f\", $cpu / ($N / 1e6) }")"
+		"$(awk "BEGIN { printf \"%.3f\", $cpu / ($N / 1e6) }")" \
+		"$(awk "BEGIN { printf \"%.3f\", $cap / ($N / 1e6) }")"
 done

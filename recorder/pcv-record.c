@@ -421,6 +421,13 @@ static void on_batch(const struct pcv_batch *b, void *user)
 static void *capture_main(void *arg)
 {
 	struct worker *wk = arg;
+#if defined(__linux__)
+	char name[16];
+
+	/* top -H and the benchmarks tell the capture threads apart */
+	snprintf(name, sizeof(name), "pcv-cap/%u", wk->queue);
+	pthread_setname_np(pthread_self(), name);
+#endif
 
 	wk->rc = pcv_capture_batch(wk->h, on_batch, wk);
 	/* Stopped: what the kernel already took is stored too, including

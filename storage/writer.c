@@ -857,6 +857,9 @@ static void *writer_main(void *arg)
 {
 	struct pcv_writer *w = arg;
 
+#if defined(__linux__)
+	pthread_setname_np(pthread_self(), "pcv-writer"); /* for top -H */
+#endif
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	return NULL;
 }
