@@ -210,7 +210,7 @@ ASAN_LIB_GEN := $(if $(SCHEMA_SQL),$(BUILD)/gen/schema-san.o)
 # and linked into the library as bytes (pcv__xsk_bpf..pcv__xsk_bpf_end).
 ifeq ($(UNAME_S),Linux)
 BPF_INC := /usr/include/$(shell $(CC) -dumpmachine)
-$(BUILD)/gen/xsk.bpf.o: bpf/xsk.bpf.c
+$(BUILD)/gen/xsk.bpf.o: bpf/xsk.bpf.c bpf/xsk-meta.h
 	$(call msg,BPF,$<)
 	@mkdir -p $(@D)
 	$(Q)$(CLANG) -O2 -g -target bpf -I$(BPF_INC) -Wall -c $< -o $@

@@ -4,6 +4,11 @@
  * goes to the AF_XDP socket of the receive queue it arrived on, through
  * the XSKMAP; a queue without a socket passes it to the kernel stack.
  *
+ * Each packet is stamped first: AF_XDP carries no time, so the program
+ * puts CLOCK_TAI in the metadata area before the frame (struct
+ * pcv_xsk_meta, which the backend reads and clears), the moment closest
+ * to arrival a program can see.
+ *
  * With a capture filter, the backend translates libpcap's classic BPF
  * into an XDP program of its own (capture/xdp-filter.c) and puts it in
  * pcv_filter: the tail call below then never returns here, and that
@@ -14,6 +19,8 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+
+#include "xsk-meta.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -32,6 +39,15 @@ struct {
 SEC("xdp")
 int pcv_xsk_redirect(struct xdp_md *ctx)
 {
+	struct pcv_xsk_meta *m;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*m)) == 0) {
+		m = (void *)(long)ctx->data_meta;
+		if ((void *)(m + 1) <= (void *)(long)ctx->data) {
+			m->tai_ns = bpf_ktime_get_tai_ns();
+			m->magic = PCV_XSK_META_MAGIC;
+		}
+	}
 	bpf_tail_call(ctx, &pcv_filter, 0);
 	return bpf_redirect_map(&pcv_xsks, ctx->rx_queue_index, XDP_PASS);
 }

@@ -24,8 +24,10 @@
  * NUMA: the UMEM is allocated on the NIC's node (libnuma), and a capture
  * thread not pinned with cfg.cpu runs on that node's CPUs.
  *
- * Timestamps are taken when a batch is read (CLOCK_REALTIME): AF_XDP
- * carries none.  Frames longer than a UMEM frame (4 KiB less the kernel's
+ * Timestamps: AF_XDP carries none, so our program writes CLOCK_TAI into
+ * each frame's XDP metadata on arrival (bpf/xsk-meta.h); we add the
+ * current REALTIME - TAI offset.  Where a driver keeps no metadata, the
+ * time the batch is read stands in.  Frames longer than a UMEM frame (4 KiB less the kernel's
  * 256 bytes of headroom) cannot be received: activate refuses an MTU above
  * that, and frames grown past it later (an MTU raised during capture) are
  * dropped by the kernel and counted in XDP_STATISTICS (kernel_dropped).
@@ -51,6 +53,7 @@
 #include <xdp/libxdp.h>
 #include <xdp/xsk.h>
 
+#include "../bpf/xsk-meta.h"
 #include "capture-int.h"
 #include "xdp-filter.h"
 
@@ -62,8 +65,8 @@
 #define MAP_NAME "pcv_xsks"
 #define FILTER_MAP_NAME "pcv_filter"
 #define MAX_IFACES 16
-#define COALESCE_US 1000      /* the most a small batch waits for more */
-#define COALESCE_STEP_US 500
+#define COALESCE_MIN_NS 50000    /* what a short batch waits for more, */
+#define COALESCE_MAX_NS 2000000  /* between these bounds */
 
 /* bpf/xsk.bpf.o, linked in by capture/xsk-bpf.S */
 extern const unsigned char pcv__xsk_bpf[];
@@ -87,6 +90,7 @@ struct afxdp {
 	bool attached;     /* holds a reference on its interface's program */
 	bool zero_copy;
 	uint32_t held;     /* rx descriptors of the current batch */
+	uint64_t gap_ns;   /* between arrivals, in the last batch of two or more */
 	uint64_t *addrs;   /* their frames, to refill */
 	struct xdp_statistics base;
 	uint64_t delivered;  /* packets the socket brought, before any
@@ -526,12 +530,27 @@ static int afxdp_set_filter(struct pcv_handle *h, const struct bpf_insn *insns,
 
 /* ===== 3. hot path ====================================================== */
 
-static uint64_t now_ns(void)
+static int64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The frame's arrival time from its metadata, or @fallback; the stamp is
+ * cleared, so the frame's next use cannot show it again. */
+static uint64_t frame_time(uint8_t *data, int64_t tai_to_real,
+			   uint64_t fallback)
+{
+	struct pcv_xsk_meta m;
+	uint8_t *at = data - sizeof(m); /* in the frame's headroom */
+
+	memcpy(&m, at, sizeof(m));
+	if (m.magic != PCV_XSK_META_MAGIC)
+		return fallback;
+	memset(at + offsetof(struct pcv_xsk_meta, magic), 0, sizeof(m.magic));
+	return (uint64_t)((int64_t)m.tai_ns + tai_to_real);
 }
 
 /* Wait for packets.  Return: 1 maybe some, 0 woken or timed out, < 0. */
@@ -549,8 +568,8 @@ static int afxdp_wait(struct afxdp *ax, int timeout_ms)
 static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 {
 	struct afxdp *ax = (struct afxdp *)h;
+	int64_t ts, tai_to_real;
 	uint32_t idx, n;
-	uint64_t ts;
 	int rc;
 
 	/* Unless pinned (cfg.cpu), read on the NIC's node, by its memory. */
@@ -571,20 +590,27 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 	}
 	/* A wake-up often brings a packet or two.  Batches that small would
 	 * cost the consumer a buffer each (the recorder's ring counts them,
-	 * not packets), so give the rest of a burst up to COALESCE_US to
-	 * arrive, as AF_PACKET's block timeout does; not in immediate mode. */
-	for (int k = 0; !h->cfg.immediate && n < h->cfg.batch_size &&
-			k < COALESCE_US / COALESCE_STEP_US; k++) {
-		struct timespec step = { 0, COALESCE_STEP_US * 1000 };
-		uint32_t more, idx2;
+	 * not packets) and cost us a sleep and a wake-up each, so a short
+	 * batch waits once for the rest of a burst, as AF_PACKET's block
+	 * timeout does: for as long as a quarter of the ring takes to fill at
+	 * the latest arrival rate, so that a faster burst still finds room;
+	 * not in immediate mode.  Timestamps come from XDP: waiting does not
+	 * move them. */
+	if (!h->cfg.immediate && n < h->cfg.batch_size) {
+		uint64_t wait = ax->gap_ns * (ax->nframes / 4);
+		struct timespec d = { 0, 0 };
+		uint32_t idx2;
 
-		nanosleep(&step, NULL);
-		more = xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size - n, &idx2);
-		n += more;
-		if (!more && xsk_ring_prod__needs_wakeup(&ax->fill))
+		d.tv_nsec = wait < COALESCE_MIN_NS   ? COALESCE_MIN_NS
+			    : wait > COALESCE_MAX_NS ? COALESCE_MAX_NS
+						     : (long)wait;
+		nanosleep(&d, NULL);
+		n += xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size - n, &idx2);
+		if (xsk_ring_prod__needs_wakeup(&ax->fill))
 			recvfrom(ax->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	}
-	ts = now_ns();
+	ts = clock_ns(CLOCK_REALTIME);
+	tai_to_real = ts - clock_ns(CLOCK_TAI);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&ax->rx, idx + i);
 		struct pcv_packet *p = &h->pkts[i];
@@ -592,9 +618,12 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		p->data = xsk_umem__get_data(ax->area, d->addr);
 		p->len = d->len;
 		p->caplen = d->len < h->snaplen ? d->len : h->snaplen;
-		p->ts_ns = ts;
+		p->ts_ns = frame_time((uint8_t *)p->data, tai_to_real,
+				      (uint64_t)ts);
 		ax->addrs[i] = xsk_umem__extract_addr(d->addr);
 	}
+	if (n > 1 && h->pkts[n - 1].ts_ns > h->pkts[0].ts_ns)
+		ax->gap_ns = (h->pkts[n - 1].ts_ns - h->pkts[0].ts_ns) / (n - 1);
 	ax->held = n;
 	ax->delivered += n;
 	return (int)n;

@@ -52,6 +52,26 @@ for mode in native generic; do
 	ok "$mode XDP: 3000 frames of every kind stored byte for byte, in order; program detached at exit"
 done
 
+# Timestamps come from the XDP program, one per frame: 1000 frames sent
+# 50 us apart are stored each with its own time, just after its sending.
+in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/ts" -q 2>"$TMP/err" &
+rec=$!
+wait_file "$TMP/ts/index.sqlite"
+sleep 0.5
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 1000 -s 13 --rate 20000 -w "$TMP/sent.pcap" 2>/dev/null
+kill -INT $(ip netns pids pvx-b)
+wait $rec || fail "timestamps: pcv-record exited $?: $(cat "$TMP/err")"
+"$BIN/pcv-cat" "$TMP/ts" -w "$TMP/got.pcap"
+stamps() { tcpdump -r "$1" -tt -nn --time-stamp-precision=nano 2>/dev/null | awk '{ print $1 }'; }
+paste <(stamps "$TMP/sent.pcap") <(stamps "$TMP/got.pcap") | awk '
+	{ d = $2 - $1; if (d < 0 || d > 0.01) bad++; seen[$2] = 1; n++ }
+	END { for (k in seen) u++
+	      if (n != 1000 || bad || u != n) {
+		      printf "%d frames, %d stored before or 10 ms after sending, %d distinct times\n", n, bad, u
+		      exit 1 } }' >"$TMP/ts.out" ||
+	fail "timestamps: $(cat "$TMP/ts.out")"
+ok "timestamps from XDP: 1000 frames, each its own, within 10 ms after sending"
+
 # The filter runs in XDP: the namespace's stack still gets what it rejects.
 F='udp or (vlan and tcp)'
 in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/kf" -q "$F" 2>"$TMP/err" &
