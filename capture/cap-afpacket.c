@@ -454,6 +454,7 @@ static int afpacket_stats(struct pcv_handle *h, struct pcv_stats *st)
 	ap->dropped += ks.tp_drops;
 	st->kernel_seen = ap->seen;
 	st->kernel_dropped = ap->dropped;
+	st->drop_ring_full = ap->dropped;
 	st->if_dropped = if_counter(h->source, "rx_dropped") - ap->if_drop_base;
 	/* AF_PACKET sees both directions, so the filter examines both. */
 	st->examined = if_packets(h->source) - ap->if_pkts_base;

@@ -665,12 +665,13 @@ static int afxdp_stats(struct pcv_handle *h, struct pcv_stats *st)
 	if (ax->fd < 0 ||
 	    getsockopt(ax->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) < 0)
 		return 0;
-	/* dropped for want of room in the rx ring, of fill ring entries,
-	 * or as invalid: all lost before we could see them */
-	st->kernel_dropped = (xs.rx_dropped - ax->base.rx_dropped) +
-			     (xs.rx_ring_full - ax->base.rx_ring_full) +
-			     (xs.rx_fill_ring_empty_descs -
-			      ax->base.rx_fill_ring_empty_descs);
+	/* all lost before we could see them */
+	st->drop_invalid = xs.rx_dropped - ax->base.rx_dropped;
+	st->drop_ring_full = xs.rx_ring_full - ax->base.rx_ring_full;
+	st->drop_no_buffer = xs.rx_fill_ring_empty_descs -
+			     ax->base.rx_fill_ring_empty_descs;
+	st->kernel_dropped =
+		st->drop_invalid + st->drop_ring_full + st->drop_no_buffer;
 	/* what the XDP filter passed, or everything without one */
 	st->kernel_seen = ax->delivered + st->kernel_dropped;
 	rx = pcv__if_attr(h->source, "statistics/rx_packets");

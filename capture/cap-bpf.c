@@ -238,6 +238,7 @@ static int bpf_stats(struct pcv_handle *h, struct pcv_stats *st)
 		return pcv__seterrno(h, -errno, "%s: BIOCGSTATS", h->source);
 	st->kernel_seen = bs.bs_recv;
 	st->kernel_dropped = bs.bs_drop;
+	st->drop_ring_full = bs.bs_drop;
 	return 0;
 }
 

@@ -773,6 +773,23 @@ static void summary(const struct opts *o)
 			examined = cs.examined; /* the interface's, for each */
 		}
 	}
+	/* per capture thread (per receive queue with afxdp) when there are
+	 * several, or drops to explain */
+	for (unsigned i = 0; o->iface && i < g_nworkers; i++) {
+		struct pcv_stats cs;
+
+		if ((g_nworkers > 1 || kdrop) && g_workers[i].h &&
+		    pcv_get_stats(g_workers[i].h, &cs) == 0)
+			fprintf(stderr, "%s: %s %u: received %" PRIu64
+				", dropped by the kernel %" PRIu64
+				" (ring full %" PRIu64 ", no buffer %" PRIu64
+				", invalid %" PRIu64 ")\n", cli_prog,
+				strcmp(pcv_get_backend(g_workers[i].h),
+				       "afxdp") == 0 ? "queue" : "thread",
+				g_workers[i].queue, cs.received,
+				cs.kernel_dropped, cs.drop_ring_full,
+				cs.drop_no_buffer, cs.drop_invalid);
+	}
 	if (o->iface && o->filter.expr && g_nworkers &&
 	    pcv_filter_in_kernel(g_workers[0].h, NULL))
 		fprintf(stderr, "%s: kernel filter: %" PRIu64 " passed of %" PRIu64

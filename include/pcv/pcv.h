@@ -86,7 +86,12 @@ struct pcv_stats {
 				   * from a file; packets through a live
 				   * interface (its rx+tx counters) */
 	uint64_t kernel_seen;     /* packets the kernel filter passed, incl. drops */
-	uint64_t kernel_dropped;  /* dropped by the kernel: ring full */
+	uint64_t kernel_dropped;  /* dropped by the kernel, the sum of: */
+	uint64_t drop_ring_full;  /*   the ring to us was full */
+	uint64_t drop_no_buffer;  /*   no buffer to receive into (afxdp:
+				   *   the fill ring was empty) */
+	uint64_t drop_invalid;    /*   refused: longer than a buffer, or a
+				   *   bad descriptor (afxdp) */
 	uint64_t if_dropped;      /* dropped by the interface or driver */
 };
 

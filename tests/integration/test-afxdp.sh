@@ -156,6 +156,8 @@ wait $rec || fail "MTU raised: pcv-record exited $?: $(cat "$TMP/err")"
 mtu 1500
 grep -q "200 packets received, 200 stored .* dropped: kernel 50," "$TMP/err" ||
 	fail "MTU raised: $(tail -1 "$TMP/err")"
+grep -q "queue 0: received 200, dropped by the kernel 50 (ring full 0, no buffer 0, invalid 50)" "$TMP/err" ||
+	fail "MTU raised: the queue's line: $(cat "$TMP/err")"
 ok "MTU 9000: afxdp refuses it; raised during capture: 200 frames stored, the 50 longer ones counted as kernel drops"
 
 # auto: afpacket on an interface with an address, afxdp on one without,
@@ -208,6 +210,8 @@ kill -INT $(ip netns pids pvxq-b)
 wait $rec || fail "2 queues: pcv-record exited $?: $(cat "$TMP/err")"
 grep -q "4000 packets received, 4000 stored" "$TMP/err" ||
 	fail "2 queues: $(tail -1 "$TMP/err")"
+grep -q "queue 1: received [1-9][0-9]*, dropped by the kernel 0 " "$TMP/err" ||
+	fail "2 queues: no line for queue 1: $(cat "$TMP/err")"
 grep -q "backend afxdp, 2 threads" "$TMP/err" ||
 	fail "2 queues: not a thread per queue by default: $(head -1 "$TMP/err")"
 n0=0 n1=0
