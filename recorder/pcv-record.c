@@ -510,6 +510,7 @@ static const char *named_backend(const struct opts *o, const char **ifname)
 		       ? o->cfg.backend : NULL;
 }
 
+#if defined(__linux__)
 /*
  * Why "auto" should not take @ifname with AF_XDP (NULL: nothing against).
  * AF_XDP takes a queue's packets away from the kernel's stack: right on a
@@ -551,6 +552,7 @@ static const char *afxdp_objection(const struct opts *o, const char *ifname,
 		return NULL;
 	return buf;
 }
+#endif
 
 /* One capture per thread: per receive queue with AF_XDP, else sharing
  * the interface by flow (PACKET_FANOUT). */

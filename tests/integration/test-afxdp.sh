@@ -97,6 +97,24 @@ cmp -s <(frames "$TMP/want.pcap") <(frames "$TMP/got.pcap") ||
 	fail "kernel filter: the stored frames are not the matching sent ones"
 ok "filter in XDP: $want of 3000 frames reached userspace, all stored; ping answered meanwhile"
 
+# A filter XDP cannot run (protochain loops backwards) runs in userspace,
+# and the recorder says so; the result is the same.
+F='ip6 protochain 17 or (ip and tcp)'
+in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/uf" -q "$F" 2>"$TMP/err" &
+rec=$!
+wait_file "$TMP/uf/index.sqlite"
+sleep 0.5
+in_ns pvx a "$TOOLS/pcv-gen" -i va -n 2000 -s 22 -w "$TMP/sent.pcap" 2>/dev/null
+kill -INT $(ip netns pids pvx-b)
+wait $rec || fail "userspace filter: pcv-record exited $?: $(cat "$TMP/err")"
+grep -q "filter '$F' runs in userspace: .*backward jump" "$TMP/err" ||
+	fail "userspace filter: not said: $(cat "$TMP/err")"
+tcpdump -r "$TMP/sent.pcap" -w "$TMP/want.pcap" "$F" 2>/dev/null
+"$BIN/pcv-cat" "$TMP/uf" -w "$TMP/got.pcap"
+cmp -s <(frames "$TMP/want.pcap") <(frames "$TMP/got.pcap") ||
+	fail "userspace filter: the stored frames are not the matching sent ones"
+ok "a filter XDP cannot run ('$F') runs in userspace, said so, same $(frames "$TMP/want.pcap" | wc -l) frames stored"
+
 # kill -9 leaves the program attached; the next start replaces it.
 in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/k" -q 2>"$TMP/err" &
 rec=$!
