@@ -36,7 +36,7 @@ struct {
 	__type(value, __u32);
 } pcv_filter SEC(".maps");
 
-SEC("xdp")
+SEC("xdp.frags") /* frames may span buffers (multi-buffer) */
 int pcv_xsk_redirect(struct xdp_md *ctx)
 {
 	struct pcv_xsk_meta *m;
@@ -45,6 +45,7 @@ int pcv_xsk_redirect(struct xdp_md *ctx)
 		m = (void *)(long)ctx->data_meta;
 		if ((void *)(m + 1) <= (void *)(long)ctx->data) {
 			m->tai_ns = bpf_ktime_get_tai_ns();
+			m->flags = 0;
 			m->magic = PCV_XSK_META_MAGIC;
 		}
 	}

@@ -10,10 +10,13 @@
  * straight into those frames, which go back to the fill ring once the
  * callback returned (release).
  *
- * What it means for the host: packets of the captured queue go to us, not
- * to the kernel's stack - the right thing on a capture (SPAN, TAP) port,
- * the wrong one on the interface a host talks through.  So "auto" never
- * picks this backend: ask for it with -b afxdp or "afxdp:IFACE".
+ * What it means for the host: packets of the captured queue that the
+ * filter accepts (translated into XDP, xdp-filter.c) go to us, not to the
+ * kernel's stack - the right thing on a capture (SPAN, TAP) port, the
+ * wrong one on the interface a host talks through.  So the library's
+ * "auto" never picks this backend (a handle binds one queue: pcv-record
+ * makes the choice, opening them all); ask for it with -b afxdp or
+ * "afxdp:IFACE".
  *
  * Attachment: native XDP first, generic (SKB) mode when the driver has
  * none; libxdp puts the program beside others when it can (dispatcher)
@@ -27,10 +30,13 @@
  * Timestamps: AF_XDP carries none, so our program writes CLOCK_TAI into
  * each frame's XDP metadata on arrival (bpf/xsk-meta.h); we add the
  * current REALTIME - TAI offset.  Where a driver keeps no metadata, the
- * time the batch is read stands in.  Frames longer than a UMEM frame (4 KiB less the kernel's
- * 256 bytes of headroom) cannot be received: activate refuses an MTU above
- * that, and frames grown past it later (an MTU raised during capture) are
- * dropped by the kernel and counted in XDP_STATISTICS (kernel_dropped).
+ * time the batch is read stands in.
+ *
+ * Long frames: a UMEM frame holds 3840 bytes (4 KiB less the kernel's
+ * headroom).  With multi-buffer AF_XDP (XDP_USE_SG, Linux 6.6) a longer
+ * frame comes as several descriptors, put together in a scratch area;
+ * without it, activate refuses an MTU above that, and frames grown past
+ * it later are dropped by the kernel (XDP_STATISTICS rx_dropped).
  *
  * Sections: 1. the program  2. activate  3. hot path  4. stats/teardown
  */
@@ -60,6 +66,14 @@
 #define FRAME_SIZE 4096u
 #define FRAME_ROOM (FRAME_SIZE - XDP_PACKET_HEADROOM) /* the longest frame */
 #define L2_ROOM 18 /* Ethernet header and one VLAN tag, beyond the MTU */
+#define FRAME_DESCS 18 /* the most descriptors of one frame: MAX_SKB_FRAGS + 1 */
+#define SG_FRAME_MAX (FRAME_DESCS * FRAME_ROOM)
+#ifndef XDP_USE_SG     /* Linux 6.6 uapi: multi-buffer AF_XDP */
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD  /* xdp_desc.options: the frame goes on in the next */
+#define XDP_PKT_CONTD (1 << 0)
+#endif
 #define DLT_EN10MB 1 /* pcap.h's bpf_insn clashes with linux/bpf.h's */
 #define PROG_NAME "pcv_xsk_redirect"
 #define MAP_NAME "pcv_xsks"
@@ -89,9 +103,12 @@ struct afxdp {
 	int wake_fd;
 	bool attached;     /* holds a reference on its interface's program */
 	bool zero_copy;
+	bool sg;           /* multi-buffer: a frame may span descriptors */
+	uint8_t *scratch;  /* where such frames are put together, a batch's */
+	size_t scratch_used;
 	uint32_t held;     /* rx descriptors of the current batch */
 	uint64_t gap_ns;   /* between arrivals, in the last batch of two or more */
-	uint64_t *addrs;   /* their frames, to refill */
+	uint64_t *addrs;   /* their UMEM frames, to refill */
 	struct xdp_statistics base;
 	uint64_t delivered;  /* packets the socket brought, before any
 			      * userspace filter */
@@ -202,7 +219,7 @@ static int attach(struct afxdp *ax, struct attachment **out)
 		return pcv__seterrno(h, err < 0 ? err : -EINVAL,
 				     "afxdp: opening the XDP program");
 	a = free_slot;
-	a->prog = xdp_program__from_bpf_obj(obj, "xdp");
+	a->prog = xdp_program__from_bpf_obj(obj, "xdp.frags");
 	err = (int)libxdp_get_error(a->prog);
 	if (err) {
 		bpf_object__close(obj);
@@ -274,8 +291,11 @@ static int filter_slot(struct attachment *a, const struct sock_filter *code,
 	int err = 0;
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		/* multi-buffer, as our program: a program array takes only
+		 * programs alike in that too */
 		int fd = pcv__xdp_filter_load_as(code, len, a->map_fd, types[i],
-						 f->why, sizeof(f->why));
+						 BPF_F_XDP_HAS_FRAGS, f->why,
+						 sizeof(f->why));
 
 		if (fd < 0)
 			return -1;
@@ -384,7 +404,10 @@ static int afxdp_socket(struct afxdp *ax)
 	struct xsk_socket_config sc = {
 		.rx_size = ax->nframes,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.bind_flags = XDP_USE_NEED_WAKEUP | XDP_ZEROCOPY,
+	};
+	static const uint16_t binds[] = {
+		XDP_ZEROCOPY | XDP_USE_SG, XDP_COPY | XDP_USE_SG,
+		XDP_ZEROCOPY, XDP_COPY,
 	};
 	uint32_t idx;
 	int err;
@@ -393,13 +416,17 @@ static int afxdp_socket(struct afxdp *ax)
 			       &ax->comp, &uc);
 	if (err)
 		return pcv__seterrno(h, err, "%s: AF_XDP UMEM", h->source);
-	err = xsk_socket__create(&ax->xsk, h->source, h->cfg.queue, ax->umem,
-				 &ax->rx, NULL, &sc);
-	ax->zero_copy = err == 0;
-	if (err) {
-		sc.bind_flags = XDP_USE_NEED_WAKEUP | XDP_COPY;
+	/* Zero copy where the driver can, multi-buffer (frames longer than
+	 * a UMEM frame, Linux 6.6) where the kernel can: best first. */
+	for (size_t i = 0; i < sizeof(binds) / sizeof(binds[0]); i++) {
+		sc.bind_flags = XDP_USE_NEED_WAKEUP | binds[i];
 		err = xsk_socket__create(&ax->xsk, h->source, h->cfg.queue,
 					 ax->umem, &ax->rx, NULL, &sc);
+		if (err == 0) {
+			ax->zero_copy = binds[i] & XDP_ZEROCOPY;
+			ax->sg = binds[i] & XDP_USE_SG;
+			break;
+		}
 	}
 	if (err)
 		return pcv__seterrno(h, err, "%s: AF_XDP socket on queue %u",
@@ -421,6 +448,7 @@ static int afxdp_activate(struct pcv_handle *h)
 	struct afxdp *ax = (struct afxdp *)h;
 	uint32_t frames = h->cfg.buffer_size / FRAME_SIZE;
 	long long mtu;
+	int rc;
 
 	ax->fd = -1;
 	ax->wake_fd = -1;
@@ -432,14 +460,7 @@ static int afxdp_activate(struct pcv_handle *h)
 		return pcv__seterr(h, PCV_ELINKTYPE,
 				   "%s: afxdp captures Ethernet interfaces only",
 				   h->source);
-	mtu = pcv__if_attr(h->source, "mtu");
-	if (mtu + L2_ROOM > (int)FRAME_ROOM)
-		return pcv__seterr(h, -EMSGSIZE,
-				   "%s: MTU %lld is more than AF_XDP frames hold "
-				   "(MTU %d at most); afpacket captures it",
-				   h->source, mtu, (int)FRAME_ROOM - L2_ROOM);
 	h->linktype = DLT_EN10MB;
-	h->snaplen = h->cfg.snaplen < FRAME_SIZE ? h->cfg.snaplen : FRAME_SIZE;
 	ax->nframes = pow2_floor(frames < 64 ? 64 : frames);
 	if (ax->nframes > 32768)
 		ax->nframes = 32768; /* the largest ring libxdp sets up */
@@ -461,11 +482,25 @@ static int afxdp_activate(struct pcv_handle *h)
 					     ax->area_len);
 		}
 	}
-	ax->addrs = calloc(h->cfg.batch_size, sizeof(*ax->addrs));
+	ax->addrs = calloc(h->cfg.batch_size + FRAME_DESCS, sizeof(*ax->addrs));
 	ax->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!ax->addrs || ax->wake_fd < 0)
 		return pcv__seterrno(h, -ENOMEM, "afxdp");
-	return afxdp_socket(ax);
+	rc = afxdp_socket(ax);
+	if (rc < 0)
+		return rc;
+	/* Without multi-buffer a frame must fit in one UMEM frame. */
+	mtu = pcv__if_attr(h->source, "mtu");
+	if (!ax->sg && mtu + L2_ROOM > (int)FRAME_ROOM)
+		return pcv__seterr(h, -EMSGSIZE,
+				   "%s: MTU %lld is more than AF_XDP frames hold "
+				   "without multi-buffer (Linux 6.6) (MTU %d at "
+				   "most); afpacket captures it",
+				   h->source, mtu, (int)FRAME_ROOM - L2_ROOM);
+	h->snaplen = ax->sg ? h->cfg.snaplen : FRAME_ROOM;
+	if (h->snaplen > h->cfg.snaplen)
+		h->snaplen = h->cfg.snaplen;
+	return 0;
 }
 
 /* Packets flow once the socket is in the map. */
@@ -538,19 +573,73 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The frame's arrival time from its metadata, or @fallback; the stamp is
- * cleared, so the frame's next use cannot show it again. */
-static uint64_t frame_time(uint8_t *data, int64_t tai_to_real,
-			   uint64_t fallback)
+#define META_ABSENT (1u << 31) /* frame_meta(): no metadata of ours */
+
+/* The frame's arrival time and flags from its metadata (or @fallback and
+ * META_ABSENT) into @p; the metadata is cleared, so the frame's next use
+ * cannot show it again. */
+static uint32_t frame_meta(struct pcv_packet *p, uint8_t *data,
+			   int64_t tai_to_real, int64_t fallback)
 {
 	struct pcv_xsk_meta m;
 	uint8_t *at = data - sizeof(m); /* in the frame's headroom */
 
 	memcpy(&m, at, sizeof(m));
-	if (m.magic != PCV_XSK_META_MAGIC)
-		return fallback;
+	if (m.magic != PCV_XSK_META_MAGIC) {
+		p->ts_ns = (uint64_t)fallback;
+		return META_ABSENT;
+	}
 	memset(at + offsetof(struct pcv_xsk_meta, magic), 0, sizeof(m.magic));
-	return (uint64_t)((int64_t)m.tai_ns + tai_to_real);
+	p->ts_ns = (uint64_t)((int64_t)m.tai_ns + tai_to_real);
+	return m.flags;
+}
+
+static void afxdp_release(struct pcv_handle *h);
+
+/*
+ * The packet at rx descriptors @first..@first+@ndesc-1: in place when it
+ * is one, else put together in the scratch area (the batch's frames are
+ * copied once there, then given back with the others).  Returns its
+ * metadata flags.
+ */
+static uint32_t frame_build(struct afxdp *ax, struct pcv_packet *p,
+			    uint32_t first, uint32_t ndesc, int64_t tai_to_real,
+			    int64_t ts)
+{
+	struct pcv_handle *h = &ax->h;
+	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&ax->rx, first);
+	uint8_t *data = xsk_umem__get_data(ax->area, d->addr), *to;
+	uint32_t flags = frame_meta(p, data, tai_to_real, ts);
+	uint32_t len = 0;
+
+	for (uint32_t i = 0; i < ndesc; i++)
+		len += xsk_ring_cons__rx_desc(&ax->rx, first + i)->len;
+	p->len = len;
+	p->caplen = len < h->snaplen ? len : h->snaplen;
+	p->data = data;
+	if (ndesc == 1)
+		return flags;
+	/* The XDP filter may have read only the first buffer; without
+	 * metadata it could not say so: decide here. */
+	if (flags & META_ABSENT)
+		flags |= PCV_XSK_META_UNFILTERED;
+	if (!ax->scratch) /* the first long frame: room for a batch of them */
+		ax->scratch = malloc((size_t)h->cfg.batch_size * SG_FRAME_MAX);
+	if (!ax->scratch || ax->scratch_used + p->caplen >
+				    (size_t)h->cfg.batch_size * SG_FRAME_MAX) {
+		p->caplen = d->len < p->caplen ? d->len : p->caplen;
+		return flags; /* out of memory: the first buffer's bytes */
+	}
+	to = ax->scratch + ax->scratch_used;
+	for (uint32_t i = 0, at = 0, take; i < ndesc && at < p->caplen; i++) {
+		d = xsk_ring_cons__rx_desc(&ax->rx, first + i);
+		take = p->caplen - at < d->len ? p->caplen - at : d->len;
+		memcpy(to + at, xsk_umem__get_data(ax->area, d->addr), take);
+		at += take;
+	}
+	p->data = to;
+	ax->scratch_used += p->caplen;
+	return flags;
 }
 
 /* Wait for packets.  Return: 1 maybe some, 0 woken or timed out, < 0. */
@@ -569,7 +658,7 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 {
 	struct afxdp *ax = (struct afxdp *)h;
 	int64_t ts, tai_to_real;
-	uint32_t idx, n;
+	uint32_t idx, n, used, np, want = h->cfg.batch_size + FRAME_DESCS;
 	int rc;
 
 	/* Unless pinned (cfg.cpu), read on the NIC's node, by its memory. */
@@ -579,7 +668,8 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 			numa_run_on_node(ax->node);
 	}
 	for (;;) {
-		n = xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size, &idx);
+		/* up to a batch, and the rest of a frame that begins in it */
+		n = xsk_ring_cons__peek(&ax->rx, want, &idx);
 		if (n)
 			break;
 		if (xsk_ring_prod__needs_wakeup(&ax->fill))
@@ -605,28 +695,46 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 			    : wait > COALESCE_MAX_NS ? COALESCE_MAX_NS
 						     : (long)wait;
 		nanosleep(&d, NULL);
-		n += xsk_ring_cons__peek(&ax->rx, h->cfg.batch_size - n, &idx2);
+		n += xsk_ring_cons__peek(&ax->rx, want - n, &idx2);
 		if (xsk_ring_prod__needs_wakeup(&ax->fill))
 			recvfrom(ax->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 	}
 	ts = clock_ns(CLOCK_REALTIME);
 	tai_to_real = ts - clock_ns(CLOCK_TAI);
-	for (uint32_t i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&ax->rx, idx + i);
-		struct pcv_packet *p = &h->pkts[i];
+	used = 0;
+	np = 0;
+	ax->scratch_used = 0; /* the last batch is done with */
+	while (np < h->cfg.batch_size && used < n) {
+		struct pcv_packet *p = &h->pkts[np];
+		uint32_t flags, end = used;
 
-		p->data = xsk_umem__get_data(ax->area, d->addr);
-		p->len = d->len;
-		p->caplen = d->len < h->snaplen ? d->len : h->snaplen;
-		p->ts_ns = frame_time((uint8_t *)p->data, tai_to_real,
-				      (uint64_t)ts);
-		ax->addrs[i] = xsk_umem__extract_addr(d->addr);
+		/* a frame spans descriptors while XDP_PKT_CONTD is set */
+		while (end < n && (xsk_ring_cons__rx_desc(&ax->rx, idx + end)
+					   ->options & XDP_PKT_CONTD))
+			end++;
+		if (end == n)
+			break; /* its last descriptor is not there yet */
+		flags = frame_build(ax, p, idx + used, end + 1 - used,
+				    tai_to_real, ts);
+		used = end + 1;
+		ax->delivered++;
+		/* the XDP filter could not decide (it read past the first
+		 * buffer): decide here */
+		if ((flags & PCV_XSK_META_UNFILTERED) && h->kfilter &&
+		    !pcv__ufilter_match(h, p))
+			continue;
+		np++;
 	}
-	if (n > 1 && h->pkts[n - 1].ts_ns > h->pkts[0].ts_ns)
-		ax->gap_ns = (h->pkts[n - 1].ts_ns - h->pkts[0].ts_ns) / (n - 1);
-	ax->held = n;
-	ax->delivered += n;
-	return (int)n;
+	xsk_ring_cons__cancel(&ax->rx, n - used);
+	for (uint32_t i = 0; i < used; i++)
+		ax->addrs[i] = xsk_umem__extract_addr(
+			xsk_ring_cons__rx_desc(&ax->rx, idx + i)->addr);
+	if (np > 1 && h->pkts[np - 1].ts_ns > h->pkts[0].ts_ns)
+		ax->gap_ns = (h->pkts[np - 1].ts_ns - h->pkts[0].ts_ns) / (np - 1);
+	ax->held = used;
+	if (np == 0)
+		afxdp_release(h); /* the userspace filter took them all */
+	return (int)np;
 }
 
 /* The batch's frames: out of the rx ring, back into the fill ring. */
@@ -697,6 +805,7 @@ static void afxdp_cleanup(struct pcv_handle *h)
 	if (ax->wake_fd >= 0)
 		close(ax->wake_fd);
 	free(ax->addrs);
+	free(ax->scratch);
 }
 
 const struct pcv_backend_ops pcv__afxdp_ops = {

@@ -5,7 +5,7 @@
  * rejects before AF_XDP delivery (xdp-filter.h).
  *
  * The program must answer as libpcap's bpf_filter() (1.10) does on the
- * frame XDP sees, the interpreter our userspace path uses:
+ * whole frame, the interpreter our userspace path uses:
  *  - A, X and the scratch words M[0..15] are 32-bit and start at 0;
  *  - a load past the end of the packet makes the filter return 0;
  *  - so does division or modulo by X == 0; a shift by X >= 32 gives 0
@@ -14,29 +14,57 @@
  *    ours to apply here.
  * Rejected packets get XDP_PASS: the filter only decides what we capture.
  *
- * Registers: R6 ctx, R7 A, R8 X, R9 data, R5 data_end.  No helper is
- * called before the final redirect, so R1-R4 serve as temporaries and R5
- * keeps data_end.  A and X use the 32-bit ALU, which zero-extends, and
- * JMP32 compares: a 64-bit JMP would sign-extend a k >= 2^31.  M[] lives
- * at the top of the stack; the words the program reads are zeroed first,
- * as the verifier refuses reads of uninitialised stack.
+ * Multi-buffer frames: loaded with BPF_F_XDP_HAS_FRAGS, the program may
+ * see a frame longer than its first buffer.  ctx->data..data_end is then
+ * only the linear part, bpf_xdp_get_buff_len() the whole length, which is
+ * what LEN gives.  A load the linear part cannot satisfy goes to the
+ * out-of-bounds block, which asks bpf_xdp_get_buff_len(): a frame no
+ * longer than its linear part has no more bytes, so the load is past its
+ * end and the frame is rejected, as bpf_filter() would; otherwise the
+ * bytes may be in a fragment, the program cannot read them directly, and
+ * it cannot decide.  It then accepts the frame and sets
+ * PCV_XSK_META_UNFILTERED in the struct pcv_xsk_meta (bpf/xsk-meta.h)
+ * that bpf/xsk.bpf.c wrote in the metadata area, for userspace to run
+ * the filter on the whole frame.  Without that metadata (a driver
+ * without metadata support, a program run alone) the frame is accepted
+ * unmarked: capturing too much is the safe side, as userspace can filter
+ * again but never recover a frame dropped here.
+ *
+ * Registers: R6 ctx, R7 A, R8 X, R9 data, R5 data_end.  Helper calls
+ * (bpf_xdp_get_buff_len() for LEN and the out-of-bounds block, the final
+ * redirect) clobber R1-R5: R1-R4 serve only as temporaries within one
+ * instruction's translation, and R5 is loaded from ctx again after each
+ * call.  bpf_xdp_get_buff_len() does not change packet data, so the
+ * verifier keeps R9 and what it learnt of its bounds.  A and X use the
+ * 32-bit ALU, which zero-extends, and JMP32 compares: a 64-bit JMP would
+ * sign-extend a k >= 2^31.  M[] lives at the top of the stack; the words
+ * the program reads are zeroed first, as the verifier refuses reads of
+ * uninitialised stack.
  *
  * Packet loads use direct packet access, with the bounds check the
- * verifier understands: "end = ptr + size; if end > data_end goto reject".
+ * verifier understands: "end = ptr + size; if end > data_end goto oob".
  * An XDP frame's linear data is shorter than 64 KiB (the verifier's
- * MAX_PACKET_OFF), so a load reaching past 0xffff can only fail: it
- * becomes a jump to reject.  An indirect offset X + k is compared with
- * that limit first, which is also what lets the verifier bound the
- * pointer (find_good_pkt_pointers() ignores an unbounded one).
+ * MAX_PACKET_OFF), so a load reaching past 0xffff can never be in it: it
+ * becomes a jump to the out-of-bounds block.  An indirect offset X + k is
+ * compared with that limit first, which is also what lets the verifier
+ * bound the pointer (find_good_pkt_pointers() ignores an unbounded one).
+ * No packet pointer is subtracted from another, which the verifier
+ * allows only a loader with CAP_PERFMON: LEN asks bpf_xdp_get_buff_len(),
+ * and the out-of-bounds block compares data + len with data_end, as any
+ * loader may.
  *
  * Layout: a prologue, each reachable classic instruction in order, then
- * the reject block and the accept block, each only when something goes
- * there - the verifier refuses unreachable code, hence the liveness pass.
- * A jump to a RET #k goes straight to the block the RET would go to.
- * A classic instruction becomes 0 to 9 eBPF ones, their number depending
- * only on the instruction and on which one comes next, so a first pass
- * measures, giving each its eBPF position, and a second writes the same
- * instructions, now with jump offsets, into an array of the measured size.
+ * the out-of-bounds block, which falls into the reject block, the
+ * undecided block, which falls into the accept block, each only when
+ * something goes there - the verifier refuses unreachable code, hence the
+ * liveness pass.  The out-of-bounds and undecided blocks are there when
+ * a reachable instruction reads the packet.  A jump to a RET #k goes
+ * straight to the block the RET would go to.  A classic instruction
+ * becomes 0 to 10 eBPF ones, their number depending only on the
+ * instruction and on which one comes next, so a first pass measures,
+ * giving each its eBPF position, and a second writes the same
+ * instructions, now with jump offsets, into an array of the measured
+ * size.
  *
  * Refused (-EOPNOTSUPP): Linux ancillary loads (SKF_AD_OFF and the
  * negative SKF_NET_OFF/SKF_LL_OFF offsets) - XDP has no skb; backward
@@ -59,6 +87,7 @@
 #include <linux/filter.h>
 
 #include "xdp-filter.h"
+#include "../bpf/xsk-meta.h" /* after linux/bpf.h: it wants __u32, __u64 */
 
 #define PROG_NAME "pcv_filter"
 #define PROG_LICENSE "Dual MIT/GPL"
@@ -71,6 +100,7 @@
 #define R_END BPF_REG_5
 #define R_PTR BPF_REG_1 /* where a load reads */
 #define R_LIM BPF_REG_2 /* the end of what it reads */
+#define R_TMP BPF_REG_3
 
 #define PKT_MAX 0xffffu            /* MAX_PACKET_OFF; XDP frames are shorter */
 #define MAX_CLASSIC (1u << 20)     /* keeps every count far from overflow */
@@ -84,19 +114,28 @@ struct node {
 };
 
 /*
- * Jump targets are classic indices; n stands for the reject block and
- * n + 1 for the accept block (node[n], node[n + 1]).
+ * Jump targets are classic indices, or n + one of these for a block
+ * (node[n + REJECT] ...).
  */
+enum block {
+	REJECT,    /* XDP_PASS */
+	ACCEPT,    /* the redirect, or XDP_TX */
+	OOB,       /* a load past the linear part: reject, or UNDECIDED */
+	UNDECIDED, /* mark the frame's metadata, then ACCEPT */
+	NBLOCKS
+};
+
 struct xlate {
 	const struct sock_filter *prog;
 	unsigned n;
 	int map_fd;
-	struct node *node;     /* n + 2 */
+	struct node *node;     /* n + NBLOCKS */
 	struct bpf_insn *insn; /* NULL while measuring */
 	unsigned len, cap;     /* emitted so far; the size of insn */
 	unsigned cur;          /* the classic instruction being translated */
 	uint16_t mem_read;     /* scratch words the program reads */
 	bool use_reject, use_accept;
+	bool use_oob;          /* with UNDECIDED; known before emitting */
 	int err;               /* the first error; its reason is in why */
 	char *why;
 	size_t whylen;
@@ -209,15 +248,27 @@ static unsigned load_size(uint16_t code)
 	return 1;
 }
 
-/* Whether the instruction rejects every packet: a load beyond any frame,
- * a division by a constant 0 (bpf_validate() refuses that one). */
-static bool always_rejects(const struct sock_filter *f)
+/* Whether a packet load reads beyond 0xffff whatever X is: never in the
+ * linear part, so always out of bounds there. */
+static bool beyond_linear(const struct sock_filter *f)
 {
-	if (reads_packet(f->code))
-		return f->k > PKT_MAX - load_size(f->code);
+	return reads_packet(f->code) && f->k > PKT_MAX - load_size(f->code);
+}
+
+/* Whether the instruction is a division by a constant 0, which rejects
+ * every packet (bpf_validate() refuses it). */
+static bool divides_by_0(const struct sock_filter *f)
+{
 	return BPF_CLASS(f->code) == BPF_ALU && BPF_SRC(f->code) == BPF_K &&
 	       (BPF_OP(f->code) == BPF_DIV || BPF_OP(f->code) == BPF_MOD) &&
 	       f->k == 0;
+}
+
+/* Whether the instruction never goes on to the next one. */
+static bool stops(const struct sock_filter *f)
+{
+	return BPF_CLASS(f->code) == BPF_RET || beyond_linear(f) ||
+	       divides_by_0(f);
 }
 
 static int check_jump(struct xlate *x, unsigned i, const struct sock_filter *f)
@@ -273,7 +324,7 @@ static int check_insn(struct xlate *x, unsigned i)
 static unsigned thread(const struct xlate *x, unsigned t)
 {
 	if (x->prog[t].code == (BPF_RET | BPF_K))
-		return x->prog[t].k ? x->n + 1 : x->n;
+		return x->n + (x->prog[t].k ? ACCEPT : REJECT);
 	return t;
 }
 
@@ -282,8 +333,16 @@ static void reach(struct xlate *x, unsigned t)
 	x->node[thread(x, t)].live = true;
 }
 
+/* The block that follows the last classic instruction. */
+static unsigned first_block(const struct xlate *x)
+{
+	return x->n + (x->use_oob ? OOB : REJECT);
+}
+
 /* Mark what the first instruction reaches (all jumps go forward), and
- * link each instruction to the next live one. */
+ * link each instruction to the next live one, the last to the first
+ * block.  Every packet load may go to the out-of-bounds block, which
+ * goes on to the reject or the undecided block, that to accept. */
 static void mark_live(struct xlate *x)
 {
 	unsigned i, next;
@@ -292,8 +351,11 @@ static void mark_live(struct xlate *x)
 	for (i = 0; i < x->n; i++) {
 		const struct sock_filter *f = &x->prog[i];
 
-		if (!x->node[i].live || BPF_CLASS(f->code) == BPF_RET ||
-		    always_rejects(f))
+		if (!x->node[i].live)
+			continue;
+		if (reads_packet(f->code))
+			x->use_oob = true;
+		if (stops(f))
 			continue;
 		if (BPF_CLASS(f->code) != BPF_JMP) {
 			if (i + 1 == x->n)
@@ -307,7 +369,9 @@ static void mark_live(struct xlate *x)
 			reach(x, i + 1 + f->jf);
 		}
 	}
-	for (i = x->n, next = x->n; i-- > 0;) {
+	if (x->use_oob)
+		x->use_reject = x->use_accept = true;
+	for (i = x->n, next = first_block(x); i-- > 0;) {
 		x->node[i].next = next;
 		if (x->node[i].live)
 			next = i;
@@ -360,10 +424,13 @@ static void exit_insn(struct xlate *x)
 
 static void mark_use(struct xlate *x, unsigned target)
 {
-	if (target == x->n)
+	if (target == x->n + REJECT)
 		x->use_reject = true;
-	else if (target == x->n + 1)
+	else if (target == x->n + ACCEPT)
 		x->use_accept = true;
+	else if (target >= x->n && !x->use_oob) /* mark_live() missed it */
+		fail(x, -EFAULT, "internal error: insn %u goes to block %u",
+		     x->cur, target - x->n);
 }
 
 /* A conditional (or JA) jump to @target, a classic index or a block. */
@@ -395,13 +462,13 @@ static void emit_goto(struct xlate *x, unsigned target)
 
 /* ===== the translation of one instruction ================================ */
 
-/* R_PTR points at @size bytes of packet: reject unless they are all
- * there, else load them into @dst. */
+/* R_PTR points at @size bytes of packet: go to the out-of-bounds block
+ * unless they are all in the linear part, else load them into @dst. */
 static void checked_load(struct xlate *x, uint8_t dst, unsigned size)
 {
 	mov64_reg(x, R_LIM, R_PTR);
 	add64_imm(x, R_LIM, size);
-	emit_jump(x, BPF_JMP | BPF_JGT | BPF_X, R_LIM, R_END, 0, x->n);
+	emit_jump(x, BPF_JMP | BPF_JGT | BPF_X, R_LIM, R_END, 0, x->n + OOB);
 	ldx(x, size_bits(size), dst, R_PTR, 0);
 }
 
@@ -421,7 +488,8 @@ static void load_abs(struct xlate *x, uint8_t dst, unsigned size, uint32_t k)
 		/* the verifier also knows data + k + size for later loads */
 		mov64_reg(x, R_LIM, R_DATA);
 		add64_imm(x, R_LIM, k + size);
-		emit_jump(x, BPF_JMP | BPF_JGT | BPF_X, R_LIM, R_END, 0, x->n);
+		emit_jump(x, BPF_JMP | BPF_JGT | BPF_X, R_LIM, R_END, 0,
+			  x->n + OOB);
 		ldx(x, size_bits(size), dst, R_DATA, (int16_t)k);
 	} else {
 		mov64_reg(x, R_PTR, R_DATA);
@@ -439,18 +507,27 @@ static void load_ind(struct xlate *x, unsigned size, uint32_t k)
 	if (k)
 		add64_imm(x, R_PTR, k);
 	emit_jump(x, BPF_JMP | BPF_JGT | BPF_K, R_PTR, 0,
-		  (int32_t)(PKT_MAX - size), x->n);
+		  (int32_t)(PKT_MAX - size), x->n + OOB);
 	emit(x, BPF_ALU64 | BPF_ADD | BPF_X, R_PTR, R_DATA, 0, 0);
 	checked_load(x, R_A, size);
 	to_host(x, R_A, size);
+}
+
+/* R0 = bpf_xdp_get_buff_len(ctx), the whole frame's length; data_end
+ * again in R_END, which the call clobbered. */
+static void frame_len(struct xlate *x)
+{
+	mov64_reg(x, BPF_REG_1, R_CTX);
+	emit(x, BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_xdp_get_buff_len);
+	ldx(x, BPF_W, R_END, R_CTX, offsetof(struct xdp_md, data_end));
 }
 
 static void xlate_load(struct xlate *x, const struct sock_filter *f)
 {
 	uint8_t dst = BPF_CLASS(f->code) == BPF_LD ? R_A : R_X;
 
-	if (always_rejects(f)) {
-		emit_goto(x, x->n);
+	if (beyond_linear(f)) {
+		emit_goto(x, x->n + OOB);
 		return;
 	}
 	switch (BPF_MODE(f->code)) {
@@ -460,9 +537,9 @@ static void xlate_load(struct xlate *x, const struct sock_filter *f)
 	case BPF_MEM:
 		ldx(x, BPF_W, dst, BPF_REG_10, MEM_OFF(f->k));
 		break;
-	case BPF_LEN: /* pointer - pointer: a privileged loader may */
-		mov64_reg(x, dst, R_END);
-		emit(x, BPF_ALU64 | BPF_SUB | BPF_X, dst, R_DATA, 0, 0);
+	case BPF_LEN: /* the whole frame, fragments too */
+		frame_len(x);
+		mov32_reg(x, dst, BPF_REG_0);
 		break;
 	case BPF_ABS:
 		load_abs(x, dst, load_size(f->code), f->k);
@@ -486,8 +563,8 @@ static void xlate_alu(struct xlate *x, const struct sock_filter *f)
 	if (op == BPF_NEG) {
 		emit(x, BPF_ALU | BPF_NEG, R_A, 0, 0, 0);
 	} else if (BPF_SRC(f->code) == BPF_K) {
-		if (always_rejects(f))
-			emit_goto(x, x->n);
+		if (divides_by_0(f))
+			emit_goto(x, x->n + REJECT);
 		else if (shift && f->k >= 32) /* the verifier refuses it */
 			mov32_imm(x, R_A, 0);
 		else
@@ -495,7 +572,7 @@ static void xlate_alu(struct xlate *x, const struct sock_filter *f)
 	} else {
 		if (op == BPF_DIV || op == BPF_MOD)
 			emit_jump(x, BPF_JMP32 | BPF_JEQ | BPF_K, R_X, 0, 0,
-				  x->n);
+				  x->n + REJECT);
 		emit(x, BPF_ALU | op | BPF_X, R_A, R_X, 0, 0);
 		if (shift) { /* eBPF shifts by X % 32 */
 			emit(x, BPF_JMP32 | BPF_JLT | BPF_K, R_X, 0, 1, 32);
@@ -552,11 +629,11 @@ static void xlate_jump(struct xlate *x, const struct sock_filter *f)
 static void xlate_ret(struct xlate *x, const struct sock_filter *f)
 {
 	if (BPF_RVAL(f->code) == BPF_K) {
-		emit_goto(x, f->k ? x->n + 1 : x->n);
+		emit_goto(x, x->n + (f->k ? ACCEPT : REJECT));
 		return;
 	}
-	emit_jump(x, BPF_JMP32 | BPF_JNE | BPF_K, R_A, 0, 0, x->n + 1);
-	emit_goto(x, x->n);
+	emit_jump(x, BPF_JMP32 | BPF_JNE | BPF_K, R_A, 0, 0, x->n + ACCEPT);
+	emit_goto(x, x->n + REJECT);
 }
 
 static void xlate_insn(struct xlate *x, const struct sock_filter *f)
@@ -609,6 +686,44 @@ static void prologue(struct xlate *x)
 			     MEM_OFF(k), 0);
 }
 
+/* A load failed its bounds check: if the frame is no longer than its
+ * linear part, the load was past the frame's end and the frame is
+ * rejected - this falls into the reject block; else it is undecided.
+ * "data + len > data_end" compares pointers, which the verifier allows
+ * once len is known to be at most 0xffff (MAX_PACKET_OFF); a longer frame
+ * is longer than any linear part. */
+static void oob_block(struct xlate *x)
+{
+	frame_len(x);
+	emit_jump(x, BPF_JMP | BPF_JGT | BPF_K, BPF_REG_0, 0, PKT_MAX,
+		  x->n + UNDECIDED);
+	mov64_reg(x, R_LIM, R_DATA);
+	emit(x, BPF_ALU64 | BPF_ADD | BPF_X, R_LIM, BPF_REG_0, 0, 0);
+	emit_jump(x, BPF_JMP | BPF_JGT | BPF_X, R_LIM, R_END, 0,
+		  x->n + UNDECIDED);
+}
+
+/* Accept the frame undecided: set PCV_XSK_META_UNFILTERED in the struct
+ * pcv_xsk_meta in front of it when there is one (the magic says so);
+ * without, accept all the same.  Falls into the accept block. */
+static void undecided_block(struct xlate *x)
+{
+	ldx(x, BPF_W, R_PTR, R_CTX, offsetof(struct xdp_md, data_meta));
+	ldx(x, BPF_W, R_LIM, R_CTX, offsetof(struct xdp_md, data));
+	mov64_reg(x, R_TMP, R_PTR);
+	add64_imm(x, R_TMP, sizeof(struct pcv_xsk_meta));
+	emit_jump(x, BPF_JMP | BPF_JGT | BPF_X, R_TMP, R_LIM, 0,
+		  x->n + ACCEPT);
+	ldx(x, BPF_W, R_TMP, R_PTR, offsetof(struct pcv_xsk_meta, magic));
+	emit_jump(x, BPF_JMP32 | BPF_JNE | BPF_K, R_TMP, 0,
+		  (int32_t)PCV_XSK_META_MAGIC, x->n + ACCEPT);
+	ldx(x, BPF_W, R_TMP, R_PTR, offsetof(struct pcv_xsk_meta, flags));
+	emit(x, BPF_ALU | BPF_OR | BPF_K, R_TMP, 0, 0,
+	     (int32_t)PCV_XSK_META_UNFILTERED);
+	emit(x, BPF_STX | BPF_MEM | BPF_W, R_PTR, R_TMP,
+	     offsetof(struct pcv_xsk_meta, flags), 0);
+}
+
 static void accept_block(struct xlate *x)
 {
 	if (x->map_fd < 0) {
@@ -642,13 +757,24 @@ static void xlate_all(struct xlate *x)
 		x->node[i].pos = x->len;
 		x->cur = i;
 		xlate_insn(x, &x->prog[i]);
+		/* falling off the end rejects: the reject block may not
+		 * be what follows */
+		if (i + 1 == x->n && BPF_CLASS(x->prog[i].code) != BPF_JMP &&
+		    !stops(&x->prog[i]))
+			emit_goto(x, x->n + REJECT);
 	}
-	x->node[x->n].pos = x->len;
+	x->node[x->n + OOB].pos = x->len;
+	if (x->use_oob)
+		oob_block(x);
+	x->node[x->n + REJECT].pos = x->len;
 	if (x->use_reject) {
 		mov32_imm(x, BPF_REG_0, XDP_PASS);
 		exit_insn(x);
 	}
-	x->node[x->n + 1].pos = x->len;
+	x->node[x->n + UNDECIDED].pos = x->len;
+	if (x->use_oob)
+		undecided_block(x);
+	x->node[x->n + ACCEPT].pos = x->len;
 	if (x->use_accept)
 		accept_block(x);
 }
@@ -696,7 +822,7 @@ int pcv__xdp_filter_build(const struct sock_filter *prog, unsigned n,
 	if (n > MAX_CLASSIC)
 		return fail(&x, -E2BIG, "too long for XDP (%u instructions)",
 			    n);
-	x.node = calloc(n + 2, sizeof(*x.node));
+	x.node = calloc(n + NBLOCKS, sizeof(*x.node));
 	if (!x.node)
 		return fail(&x, -ENOMEM, "out of memory");
 	rc = translate(&x);
@@ -761,11 +887,12 @@ static int explain(const struct bpf_insn *insn, size_t cnt,
 }
 
 int pcv__xdp_filter_load_as(const struct sock_filter *prog, unsigned n,
-			    int xsk_map_fd, unsigned attach_type, char *why,
-			    size_t whylen)
+			    int xsk_map_fd, unsigned attach_type,
+			    unsigned prog_flags, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
-		    .expected_attach_type = (enum bpf_attach_type)attach_type);
+		    .expected_attach_type = (enum bpf_attach_type)attach_type,
+		    .prog_flags = prog_flags);
 	struct bpf_insn *insn;
 	int cnt, fd;
 
@@ -783,7 +910,7 @@ int pcv__xdp_filter_load_as(const struct sock_filter *prog, unsigned n,
 int pcv__xdp_filter_load(const struct sock_filter *prog, unsigned n,
 			 int xsk_map_fd, char *why, size_t whylen)
 {
-	return pcv__xdp_filter_load_as(prog, n, xsk_map_fd, 0, why, whylen);
+	return pcv__xdp_filter_load_as(prog, n, xsk_map_fd, 0, 0, why, whylen);
 }
 
 #else

@@ -4,10 +4,12 @@
  * translator (capture/xdp-filter.c).  Nothing is loaded into a kernel.
  *
  * Input: one byte of options (bit 0: translate with a map fd, as for a
- * real XSKMAP), then classic instructions of 8 bytes each: code (16 bits,
- * little-endian), jt, jf, k (32 bits, little-endian); a partial last one
- * is ignored.  Every input is translated; the promises checked (a broken
- * one aborts):
+ * real XSKMAP; bit 1: in the runs without our metadata, a metadata area
+ * with another magic rather than none; bits 2-7: c, where multi-buffer
+ * runs cut the frame), then classic instructions of 8 bytes each: code
+ * (16 bits, little-endian), jt, jf, k (32 bits, little-endian); a partial
+ * last one is ignored.  Every input is translated; the promises checked
+ * (a broken one aborts):
  *  - the result is a count or -EINVAL, -EOPNOTSUPP, -E2BIG, -ENOMEM, with
  *    a reason; never -EINVAL for a program libpcap's bpf_validate()
  *    accepts;
@@ -15,10 +17,22 @@
  *    and inside itself, and the verifier would find every instruction
  *    reachable;
  *  - run by a small eBPF interpreter here on a few frames (each in a
- *    buffer of exactly its length, with every access checked to lie in
- *    the frame or the 64-byte stack), it answers as bpf_filter() does -
- *    unless libpcap 1.10 is undefined there: a scratch word read before
- *    it is stored on some path, a shift by a constant >= 32.
+ *    buffer of exactly its length behind a struct pcv_xsk_meta, with
+ *    every access checked to lie in the linear part, the metadata when
+ *    there is one - the only packet bytes it may write - or the 64-byte
+ *    stack; a helper call clobbers R1-R5), it answers as bpf_filter()
+ *    does - unless libpcap 1.10 is undefined there: a scratch word read
+ *    before it is stored on some path, a shift by a constant >= 32.
+ *    Each frame runs whole in its linear part, where the answer must be
+ *    bpf_filter()'s and unmarked, then as a multi-buffer frame whose
+ *    linear part is its first total * (63 - c) / 63 bytes (at most
+ *    0xffff), where bpf_xdp_get_buff_len() gives the total: marked
+ *    undecided (PCV_XSK_META_UNFILTERED, accepted) only if the frame is
+ *    longer than its linear part and bpf_filter() given the linear part
+ *    alone (buflen) returns 0, else bpf_filter()'s answer on the whole
+ *    frame, which must then be the answer on the linear part too.
+ *    Without our metadata (none, or another magic), the same verdict and
+ *    nothing written.  One frame is longer than 0xffff.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,11 +54,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #include <linux/filter.h>
 
 #include "xdp-filter.h"
+#include "../../bpf/xsk-meta.h" /* after linux/bpf.h, for __u32 */
 
 #define MAX_INSNS 4096
 #define FAKE_MAP_FD 7
-#define NFRAMES 9
+#define NFRAMES 10       /* the last is BIG_LEN bytes */
+#define BIG_LEN 70000
+#define LINEAR_MAX 0xffffu /* an XDP linear part is shorter */
+#define META_LEN sizeof(struct pcv_xsk_meta)
 #define REDIRECTED 1000u /* what the interpreter's redirect returns */
+#define CLOBBERED 0xbad0000000000000ull /* R1-R5 after a helper call */
+#define META_TAI 0x0102030405060708ull
 
 static void check(int ok)
 {
@@ -59,7 +79,8 @@ struct fr {
 	uint32_t n;
 };
 
-static struct fr frames[NFRAMES];
+static struct fr frames[NFRAMES - 1];
+static uint8_t big[BIG_LEN]; /* frame NFRAMES - 1 */
 static int frames_ready;
 
 static void put(struct fr *f, const void *p, size_t n)
@@ -134,7 +155,20 @@ static void build_frames(void)
 	l4(&f[7], 5353, 5353, 158);
 	f[8].n = 7; /* a runt XDP never sees */
 	memset(f[8].b, 0x45, 7);
+	memcpy(big, f[7].b, f[7].n); /* IPv4 UDP, then bytes counting up */
+	for (uint32_t i = f[7].n; i < BIG_LEN; i++)
+		big[i] = (uint8_t)(i * 7 + 1);
 	frames_ready = 1;
+}
+
+static const uint8_t *frame_bytes(int i, uint32_t *len)
+{
+	if (i == NFRAMES - 1) {
+		*len = BIG_LEN;
+		return big;
+	}
+	*len = frames[i].n;
+	return frames[i].b;
 }
 
 /* ===== the classic program =============================================== */
@@ -261,17 +295,24 @@ struct vm {
 	uint64_t r[11];
 	uint8_t stack[64];
 	struct xdp_md ctx; /* only its address is used */
-	const uint8_t *data, *end;
+	const uint8_t *data, *end; /* the linear part */
+	uint8_t *meta;             /* ctx->data_meta */
+	bool has_meta;             /* meta..data is a metadata area */
+	uint32_t total;            /* bpf_xdp_get_buff_len() */
 };
 
-/* The host address of @size bytes at @addr: in the frame or the stack. */
-static void *mem(struct vm *vm, uint64_t addr, unsigned size)
+/* The host address of @size bytes at @addr: in the linear part (not
+ * when @write), the metadata area or the stack. */
+static void *mem(struct vm *vm, uint64_t addr, unsigned size, bool write)
 {
 	uintptr_t a = (uintptr_t)addr;
 	uintptr_t d = (uintptr_t)vm->data, de = (uintptr_t)vm->end;
+	uintptr_t m = (uintptr_t)vm->meta;
 	uintptr_t s = (uintptr_t)vm->stack;
 
-	if (a >= d && a <= de && size <= de - a)
+	if (!write && a >= d && a <= de && size <= de - a)
+		return (void *)a;
+	if (vm->has_meta && a >= m && a <= d && size <= d - a)
 		return (void *)a;
 	check(a >= s && a <= s + sizeof(vm->stack) &&
 	      size <= s + sizeof(vm->stack) - a && (a - s) % size == 0);
@@ -288,6 +329,8 @@ static uint64_t load(struct vm *vm, const struct bpf_insn *e)
 	uint16_t h = 0;
 	uint8_t b = 0;
 
+	if (a == (uintptr_t)&vm->ctx + offsetof(struct xdp_md, data_meta))
+		return (uintptr_t)vm->meta;
 	if (a == (uintptr_t)&vm->ctx + offsetof(struct xdp_md, data))
 		return (uintptr_t)vm->data;
 	if (a == (uintptr_t)&vm->ctx + offsetof(struct xdp_md, data_end))
@@ -296,11 +339,11 @@ static uint64_t load(struct vm *vm, const struct bpf_insn *e)
 		     offsetof(struct xdp_md, rx_queue_index))
 		return 0;
 	if (size == 4)
-		memcpy(&w, mem(vm, a, 4), 4);
+		memcpy(&w, mem(vm, a, 4, false), 4);
 	else if (size == 2)
-		memcpy(&h, mem(vm, a, 2), 2);
+		memcpy(&h, mem(vm, a, 2, false), 2);
 	else
-		memcpy(&b, mem(vm, a, 1), 1);
+		memcpy(&b, mem(vm, a, 1, false), 1);
 	return size == 4 ? w : size == 2 ? h : b;
 }
 
@@ -402,7 +445,7 @@ static int step(struct vm *vm, const struct bpf_insn *e, int pc)
 	case BPF_ST:
 	case BPF_STX:
 		check(BPF_SIZE(e->code) == BPF_W);
-		memcpy(mem(vm, *dst + (uint64_t)(int64_t)e->off, 4),
+		memcpy(mem(vm, *dst + (uint64_t)(int64_t)e->off, 4, true),
 		       &(uint32_t){ BPF_CLASS(e->code) == BPF_ST
 					    ? (uint32_t)e->imm
 					    : (uint32_t)vm->r[e->src_reg] },
@@ -418,8 +461,15 @@ static int step(struct vm *vm, const struct bpf_insn *e, int pc)
 	if (op == BPF_EXIT)
 		return -1;
 	if (op == BPF_CALL) {
-		check(e->imm == BPF_FUNC_redirect_map);
-		vm->r[0] = REDIRECTED;
+		if (e->imm == BPF_FUNC_xdp_get_buff_len) {
+			check(vm->r[1] == (uintptr_t)&vm->ctx);
+			vm->r[0] = vm->total;
+		} else {
+			check(e->imm == BPF_FUNC_redirect_map);
+			vm->r[0] = REDIRECTED;
+		}
+		for (int r = 1; r <= 5; r++)
+			vm->r[r] = CLOBBERED | (unsigned)r;
 		return pc + 1;
 	}
 	if (op == BPF_JA)
@@ -427,10 +477,17 @@ static int step(struct vm *vm, const struct bpf_insn *e, int pc)
 	return pc + 1 + (cond(op, *dst, src) ? e->off : 0);
 }
 
-static unsigned run(const struct bpf_insn *e, int cnt, const uint8_t *data,
-		    uint32_t len)
+/* Run the program on a frame of @total bytes at @data, @linear of them in
+ * its linear part; @meta is ctx->data_meta, a metadata area up to data
+ * when @has_meta. */
+static unsigned run(const struct bpf_insn *e, int cnt, uint8_t *meta,
+		    bool has_meta, const uint8_t *data, uint32_t linear,
+		    uint32_t total)
 {
-	struct vm vm = { .data = data, .end = data + len };
+	struct vm vm = {
+		.data = data, .end = data + linear, .meta = meta,
+		.has_meta = has_meta, .total = total,
+	};
 	int pc = 0, steps = 0;
 
 	vm.r[1] = (uintptr_t)&vm.ctx;
@@ -444,35 +501,98 @@ static unsigned run(const struct bpf_insn *e, int cnt, const uint8_t *data,
 
 /* ===== the target ======================================================== */
 
-/* Run the translation on every frame; when @compare, it must answer as
- * bpf_filter() does. */
-static void run_frames(const struct sock_filter *prog,
-		       const struct bpf_insn *e, int cnt, int map_fd,
-		       bool compare)
+struct verdict {
+	unsigned got;   /* the accept action or XDP_PASS */
+	bool marked;    /* PCV_XSK_META_UNFILTERED set */
+};
+
+/* One run of @e on the @total bytes at @buf + META_LEN, @linear of them
+ * linear.  @how: 0 with our metadata, 1 with none (data_meta = data),
+ * 2 none (data_meta = data + 1, as a driver without support leaves it),
+ * 3 a metadata area with another magic.  Only our metadata's flags may
+ * change. */
+static struct verdict run_one(const struct bpf_insn *e, int cnt,
+			      unsigned accept, uint8_t *buf, uint32_t linear,
+			      uint32_t total, int how)
 {
+	const struct pcv_xsk_meta want = {
+		.tai_ns = META_TAI,
+		.magic = how == 3 ? PCV_XSK_META_MAGIC ^ 1 : PCV_XSK_META_MAGIC,
+	};
+	uint8_t *data = buf + META_LEN;
+	struct pcv_xsk_meta m = want;
+	struct verdict v;
+	bool has_meta = how == 0 || how == 3;
+
+	memcpy(buf, &m, sizeof(m));
+	v.got = run(e, cnt, has_meta ? buf : data + (how == 2), has_meta, data,
+		    linear, total);
+	check(v.got == accept || v.got == XDP_PASS);
+	memcpy(&m, buf, sizeof(m));
+	check(m.tai_ns == want.tai_ns && m.magic == want.magic);
+	v.marked = m.flags == PCV_XSK_META_UNFILTERED;
+	check(m.flags == 0 || (v.marked && how == 0));
+	/* undecided is an accept, and only where the frame is longer */
+	check(!v.marked || (v.got == accept && linear < total));
+	return v;
+}
+
+/* Run the translation on every frame, whole and cut at @cut (0..63);
+ * when @compare, it must answer as bpf_filter() does (the top comment).
+ * @all_ret1 is @prog with every RET made RET #1: bpf_filter() returns 0
+ * on it only for a load past the end (or a division by 0), which tells a
+ * read past the linear part from a rejection. */
+static void run_frames(const struct sock_filter *prog,
+		       const struct sock_filter *all_ret1,
+		       const struct bpf_insn *e, int cnt, int map_fd,
+		       unsigned cut, bool other_magic, bool compare)
+{
+	const struct pcap_bpf_insn *cprog = (const struct pcap_bpf_insn *)prog;
+	const struct pcap_bpf_insn *cret1 =
+		(const struct pcap_bpf_insn *)all_ret1;
 	unsigned accept = map_fd >= 0 ? REDIRECTED : XDP_TX;
 
 	for (int i = 0; i < NFRAMES; i++) {
-		uint32_t len = frames[i].n;
-		uint8_t *p = malloc(len ? len : 1);
-		unsigned got;
+		uint32_t len;
+		const uint8_t *f = frame_bytes(i, &len);
+		uint8_t *buf = malloc(META_LEN + len);
+		uint8_t *p = buf + META_LEN;
 
-		if (!p)
+		if (!buf)
 			return;
-		memcpy(p, frames[i].b, len);
-		got = run(e, cnt, p, len);
-		check(got == accept || got == XDP_PASS);
-		if (compare)
-			check((got == accept) ==
-			      (bpf_filter((const struct pcap_bpf_insn *)prog,
-					  p, len, len) != 0));
-		free(p);
+		memcpy(p, f, len);
+		for (int pass = 0; pass < 2; pass++) {
+			uint32_t linear = pass ? (uint32_t)((uint64_t)len *
+							    (63 - cut) / 63)
+					       : len;
+			struct verdict v, bare;
+			bool lin, whole;
+
+			if (linear > LINEAR_MAX)
+				linear = LINEAR_MAX;
+			v = run_one(e, cnt, accept, buf, linear, len, 0);
+			bare = run_one(e, cnt, accept, buf, linear, len,
+				       other_magic ? 3 : 1 + (i & 1));
+			check(bare.got == v.got);
+			check(memcmp(p, f, len) == 0);
+			if (!compare)
+				continue;
+			lin = bpf_filter(cprog, p, len, linear) != 0;
+			whole = bpf_filter(cprog, p, len, len) != 0;
+			if (v.marked)
+				check(!lin &&
+				      bpf_filter(cret1, p, len, linear) == 0);
+			else
+				check(lin == whole &&
+				      (v.got == accept) == whole);
+		}
+		free(buf);
 	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sock_filter *prog;
+	struct sock_filter *prog, *ret1;
 	struct bpf_insn *e = NULL, *again = NULL;
 	char why[128];
 	unsigned n;
@@ -504,7 +624,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cnt2 = pcv__xdp_filter_build(prog, n, map_fd, &again, NULL, 0);
 	check(cnt2 == cnt || cnt2 == -ENOMEM);
 	check(cnt2 < 0 || memcmp(e, again, (size_t)cnt * sizeof(*e)) == 0);
-	run_frames(prog, e, cnt, map_fd, valid && well_defined(prog, n));
+	ret1 = malloc(n * sizeof(*ret1));
+	if (!ret1)
+		goto out;
+	for (unsigned i = 0; i < n; i++)
+		ret1[i] = BPF_CLASS(prog[i].code) == BPF_RET ?
+			  (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 1) :
+			  prog[i];
+	run_frames(prog, ret1, e, cnt, map_fd, data[0] >> 2, data[0] & 2,
+		   valid && well_defined(prog, n));
+	free(ret1);
 out:
 	free(again);
 	free(e);

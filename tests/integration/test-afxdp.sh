@@ -152,31 +152,75 @@ grep -q "1000 packets received, 1000 stored" "$TMP/err" ||
 	fail "down/up: $(tail -1 "$TMP/err")"
 ok "the interface down and up again during capture: all 1000 frames stored"
 
-# MTU: above what an AF_XDP frame holds, afxdp refuses to start; raised
-# during a capture, the frames too long for it are counted as dropped.
+# MTU.  With multi-buffer AF_XDP (Linux 6.6) a frame longer than a UMEM
+# frame spans several: jumbo frames are stored whole, in native and in
+# generic mode and when the MTU is raised during capture, and a filter
+# that reads past a frame's first buffer is decided in userspace.  Older
+# kernels: afxdp refuses an MTU above what one frame holds, and frames
+# grown past it during capture are counted as dropped.
 mtu() { in_ns pvx a ip link set va mtu "$1" && in_ns pvx b ip link set vb mtu "$1"; }
-mtu 9000
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/m1" -q 2>"$TMP/err" &&
-	fail "MTU 9000: afxdp started"
-grep -q "MTU 9000 is more than AF_XDP frames hold" "$TMP/err" ||
-	fail "MTU 9000: $(cat "$TMP/err")"
-[ ! -e "$TMP/m1" ] || fail "MTU 9000: a store was made"
-mtu 1500
-in_ns pvx b "$REC" -b afxdp --xdp-mode generic -i vb -o "$TMP/m2" -q 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/m2/index.sqlite"
-sleep 0.5
-mtu 9000
-in_ns pvx a "$TOOLS/pcv-gen" -i va -n 50 -s 31 --min-size 5000 --max-size 8000 2>/dev/null
-in_ns pvx a "$TOOLS/pcv-gen" -i va -n 200 -s 32 2>/dev/null
-kill -INT $(ip netns pids pvx-b)
-wait $rec || fail "MTU raised: pcv-record exited $?: $(cat "$TMP/err")"
-mtu 1500
-grep -q "200 packets received, 200 stored .* dropped: kernel 50," "$TMP/err" ||
-	fail "MTU raised: $(tail -1 "$TMP/err")"
-grep -q "queue 0: received 200, dropped by the kernel 50 (ring full 0, no buffer 0, invalid 50)" "$TMP/err" ||
-	fail "MTU raised: the queue's line: $(cat "$TMP/err")"
-ok "MTU 9000: afxdp refuses it; raised during capture: 200 frames stored, the 50 longer ones counted as kernel drops"
+# mtu_raised: record (generic mode) while the MTU goes from 1500 to 9000
+# and 50 frames of 5000-8000 bytes and 200 of up to 1514 are sent.
+mtu_raised() {
+	mtu 1500
+	in_ns pvx b "$REC" -b afxdp --xdp-mode generic -i vb -o "$TMP/m2" -q 2>"$TMP/err" &
+	rec=$!
+	wait_file "$TMP/m2/index.sqlite"
+	sleep 0.5
+	mtu 9000
+	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 50 -s 34 --min-size 5000 --max-size 8000 2>/dev/null
+	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 200 -s 35 2>/dev/null
+	kill -INT $(ip netns pids pvx-b)
+	wait $rec || fail "MTU raised: pcv-record exited $?: $(cat "$TMP/err")"
+	mtu 1500
+}
+kver=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
+if [ "$kver" -ge 6006 ]; then
+	mtu 9000
+	for mode in native generic; do
+		in_ns pvx b "$REC" -b afxdp --xdp-mode $mode -i vb -o "$TMP/j-$mode" -q 2>"$TMP/err" &
+		rec=$!
+		wait_file "$TMP/j-$mode/index.sqlite"
+		sleep 0.5
+		in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 31 --max-size 9000 -w "$TMP/sent.pcap" 2>/dev/null
+		kill -INT $(ip netns pids pvx-b)
+		wait $rec || fail "MTU 9000 $mode: pcv-record exited $?: $(cat "$TMP/err")"
+		"$BIN/pcv-cat" "$TMP/j-$mode" -w "$TMP/got.pcap"
+		cmp -s <(frames "$TMP/sent.pcap") <(frames "$TMP/got.pcap") ||
+			fail "MTU 9000 $mode: the stored frames are not the sent ones: $(tail -1 "$TMP/err")"
+	done
+	ok "MTU 9000, multi-buffer: 500 frames of 60 to 9000 bytes stored whole, native and generic"
+	F='udp[6000:1] > 127 or (tcp and len > 4000)'
+	in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/jf" -q "$F" 2>"$TMP/err" &
+	rec=$!
+	wait_file "$TMP/jf/index.sqlite"
+	sleep 0.5
+	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 1000 -s 33 --max-size 9000 -w "$TMP/sent.pcap" 2>/dev/null
+	kill -INT $(ip netns pids pvx-b)
+	wait $rec || fail "jumbo filter: pcv-record exited $?: $(cat "$TMP/err")"
+	grep -qxF "pcv-record: filter '$F' runs in XDP" "$TMP/err" ||
+		fail "jumbo filter: not in XDP: $(cat "$TMP/err")"
+	tcpdump -r "$TMP/sent.pcap" -w "$TMP/want.pcap" "$F" 2>/dev/null
+	"$BIN/pcv-cat" "$TMP/jf" -w "$TMP/got.pcap"
+	cmp -s <(frames "$TMP/want.pcap") <(frames "$TMP/got.pcap") ||
+		fail "jumbo filter: the stored frames are not the matching sent ones"
+	ok "'$F' on jumbo frames: the $(frames "$TMP/want.pcap" | wc -l) matching frames stored, as tcpdump finds"
+	mtu_raised
+	grep -q "250 packets received, 250 stored .* dropped: kernel 0," "$TMP/err" ||
+		fail "MTU raised: $(tail -1 "$TMP/err")"
+	ok "MTU raised to 9000 during capture: the 50 longer frames stored with the 200 others"
+else
+	mtu 9000
+	in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/m1" -q 2>"$TMP/err" &&
+		fail "MTU 9000: afxdp started"
+	grep -q "MTU 9000 is more than AF_XDP frames hold" "$TMP/err" ||
+		fail "MTU 9000: $(cat "$TMP/err")"
+	[ ! -e "$TMP/m1" ] || fail "MTU 9000: a store was made"
+	mtu_raised
+	grep -q "queue 0: received 200, dropped by the kernel 50 (ring full 0, no buffer 0, invalid 50)" "$TMP/err" ||
+		fail "MTU raised: $(cat "$TMP/err")"
+	ok "no multi-buffer (Linux < 6.6): MTU 9000 refused; raised during capture, the 50 longer frames counted as invalid drops"
+fi
 
 # auto: afpacket on an interface with an address, afxdp on one without,
 # afpacket again when another XDP program holds the interface; one line

@@ -10,17 +10,46 @@
  * frames built here byte by byte (every truncation of a few, odd headers,
  * random bytes) and on the shared corpus captures when present.  An
  * accepted frame must give XDP_TX (the test build's accept), a rejected
- * one XDP_PASS.  Besides: every shape of a final jump, loading with a
- * real XSKMAP, the tail call from a PROG_ARRAY that bpf/xsk.bpf.c makes,
- * the verifier's reason on a refusal, and the translation alone - what
- * it refuses, and its limits.
+ * one XDP_PASS.  Programs are loaded with BPF_F_XDP_HAS_FRAGS and
+ * without.  Besides: every shape of a final jump, loading with a real
+ * XSKMAP, the tail call from a PROG_ARRAY that bpf/xsk.bpf.c makes, the
+ * verifier's reason on a refusal, and the translation alone - what it
+ * refuses, its limits, the blocks it adds.
  *
- * Kernel facts the tests live with: BPF_PROG_TEST_RUN refuses frames
- * shorter than an Ethernet header, and gives an XDP program at most a
- * page less headroom and skb_shared_info of linear data (3520 bytes with
- * 4 KiB pages); the rest becomes fragments the program cannot see.  Such
- * frames are left out.  Loading needs root; without it the kernel tests
- * skip, the translation-only ones still run.
+ * Multi-buffer frames: a frame longer than its linear part, with a
+ * struct pcv_xsk_meta (bpf/xsk-meta.h) in its metadata area, as
+ * bpf/xsk.bpf.c leaves it.  The program must answer as bpf_filter() on
+ * the whole frame, or accept it with PCV_XSK_META_UNFILTERED set - and
+ * only where bpf_filter() given the linear part alone (buflen) reads past
+ * it: then, and only then, it returns 0 where the whole frame may say
+ * otherwise.  So with lin = bpf_filter(wirelen = all, buflen = linear)
+ * and whole = bpf_filter(all, all): lin means accepted unmarked (lin
+ * implies whole); !lin && whole means marked; !lin && !whole, rejected
+ * unmarked or marked.  Marked implies a frame longer than its linear
+ * part; without the metadata, the same verdict.
+ *
+ * Kernel facts the tests live with (BPF_PROG_TEST_RUN for XDP,
+ * bpf_prog_test_run_xdp() in net/bpf/test_run.c, 6.18):
+ *  - data_in shorter than an Ethernet header (after any metadata) is
+ *    refused;
+ *  - the linear part is at most a page less XDP_PACKET_HEADROOM and the
+ *    aligned skb_shared_info (3520 bytes with 4 KiB pages); the metadata
+ *    comes out of the headroom; the rest of data_in goes to fragments of
+ *    a page each (at most MAX_SKB_FRAGS), for any program, frags or not;
+ *    bpf_xdp_get_buff_len() counts them;
+ *  - ctx_in (struct xdp_md) must have data_meta 0; data is the length of
+ *    the metadata, data_in starting with it (a multiple of 4, at most
+ *    255; recent kernels also keep room for struct xdp_frame in the
+ *    headroom); data_end (metadata included) at most data_size_in: since
+ *    6.18 (and in stable backports) the linear part is then data_end
+ *    bytes, still capped as above, where before data_end had to equal
+ *    data_size_in (split_ok() finds out which);
+ *  - data_out receives from data_meta on, the linear part then the
+ *    fragments, and ENOSPC if data_size_out is shorter; ctx_out has data
+ *    and data_end as the program left them, from data_meta.
+ * The frames of the single-buffer tests stay within the linear limit.
+ * Loading needs root; without it the kernel tests skip, the
+ * translation-only ones still run.
  *
  * pcap.h and linux/bpf.h both define struct bpf_insn: pcap's is renamed
  * while pcap.h is read.
@@ -42,6 +71,7 @@
 #include <linux/filter.h>
 
 #include "xdp-filter.h"
+#include "../../../bpf/xsk-meta.h" /* after linux/bpf.h, for __u32 */
 #include "../common/frames.h"
 #include "../vfm/vectors.h"
 
@@ -51,6 +81,11 @@
 #define CORPUS_STRIDE 30   /* then one in this many, and rare ones */
 #define CORPUS_MAX 8000    /* per file */
 #define MAX_REPORTS 12
+#define FRAGS BPF_F_XDP_HAS_FRAGS
+#define META_LEN ((unsigned)sizeof(struct pcv_xsk_meta))
+#define MAX_FRAGS 17    /* MAX_SKB_FRAGS, the kernel's default */
+#define MAX_FRAME 70000 /* of a multi-buffer frame: 17 fragments hold it */
+#define JUMBO 9000
 
 TestSuite(xdp_filter, .timeout = 60);
 
@@ -531,11 +566,11 @@ static bool is_rare(const struct bpf_program *rare,
 
 /* Packets of one capture: the first CORPUS_FIRST, then one in
  * CORPUS_STRIDE and the rare ones, of those the kernel can run. */
-static void corpus_file(struct pktset *s, const char *path,
-			const struct bpf_program *rare)
+static void corpus_file(struct pktset *s, struct pktset *big,
+			const char *path, const struct bpf_program *rare)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	unsigned max = linear_max(), seen = 0, big = 0, kept = 0;
+	unsigned max = linear_max(), seen = 0, nbig = 0, huge = 0, kept = 0;
 	struct pcap_pkthdr *h;
 	const u_char *data;
 	pcap_t *p = pcap_open_offline(path, errbuf);
@@ -554,13 +589,18 @@ static void corpus_file(struct pktset *s, const char *path,
 		    !is_rare(rare, h, data))
 			continue;
 		kept++;
-		if (h->caplen > max)
-			big++;
-		else
+		if (h->caplen <= max) {
 			pkt_add(s, data, h->caplen, true);
+		} else if (h->caplen <= MAX_FRAME) {
+			pkt_add(big, data, h->caplen, true);
+			nbig++;
+		} else {
+			huge++;
+		}
 	}
-	cr_log_info("%s: %u of %u packets read kept, %u over %u bytes left "
-		    "out", path, kept, seen, big, max);
+	cr_log_info("%s: %u of %u packets read kept, %u over %u bytes as "
+		    "multi-buffer frames, %u over %u left out", path, kept,
+		    seen, nbig, max, huge, MAX_FRAME);
 	pcap_close(p);
 }
 
@@ -582,20 +622,33 @@ static void need_root(void)
 		cr_skip_test("loading XDP programs needs root");
 }
 
-/* Load the translation, or skip the test when the kernel will not. */
-static int load(const struct pcap_bpf_insn *insns, unsigned n, int map_fd,
-		const char *what)
+/* Load the translation with @flags (0 or FRAGS), or skip the test when
+ * the kernel will not. */
+static int load_flags(const struct pcap_bpf_insn *insns, unsigned n,
+		      int map_fd, unsigned flags, const char *what)
 {
 	char why[256];
 	int fd;
 
 	need_root();
-	fd = pcv__xdp_filter_load((const struct sock_filter *)insns, n,
-				  map_fd, why, sizeof(why));
+	if (flags)
+		fd = pcv__xdp_filter_load_as((const struct sock_filter *)insns,
+					     n, map_fd, 0, flags, why,
+					     sizeof(why));
+	else
+		fd = pcv__xdp_filter_load((const struct sock_filter *)insns,
+					  n, map_fd, why, sizeof(why));
 	if (fd == -EPERM)
 		cr_skip_test("BPF_PROG_LOAD refused: EPERM (%s)", why);
-	cr_assert_geq(fd, 0, "%s: %s (%s)", what, strerror(-fd), why);
+	cr_assert_geq(fd, 0, "%s%s: %s (%s)", what, flags ? " (frags)" : "",
+		      strerror(-fd), why);
 	return fd;
+}
+
+static int load(const struct pcap_bpf_insn *insns, unsigned n, int map_fd,
+		const char *what)
+{
+	return load_flags(insns, n, map_fd, 0, what);
 }
 
 static unsigned xdp_run(int fd, const struct pkt *p)
@@ -610,6 +663,7 @@ static unsigned xdp_run(int fd, const struct pkt *p)
 
 struct tally {
 	unsigned runs, accepted, mismatches;
+	unsigned undecided; /* multi-buffer frames marked unfiltered */
 };
 
 /* Run @insns both ways on every packet of @s, reporting differences. */
@@ -632,6 +686,277 @@ static void compare(const char *what, const struct pcap_bpf_insn *insns,
 				     p->n, want == XDP_TX ? "accepts" :
 				     "rejects", got);
 	}
+}
+
+/* ===== multi-buffer runs ================================================== */
+
+/* What a run of a multi-buffer frame gave. */
+struct mb_run {
+	unsigned ret;    /* the XDP action */
+	unsigned linear; /* the linear part the program saw */
+	uint32_t flags;  /* the metadata's flags after the run */
+	bool intact;     /* the frame and the rest of the metadata unchanged */
+};
+
+static const uint64_t meta_tai = 0x1122334455667788ull;
+
+/*
+ * Run @fd on @p with @linear bytes of it in the linear part, the rest in
+ * fragments (the kernel's split when @linear >= p->n, else what 6.18
+ * lets ctx_in ask for), and a struct pcv_xsk_meta with @magic in front
+ * when @meta.  Return 0, or the negative errno of BPF_PROG_TEST_RUN.
+ */
+static int try_run_mb(int fd, const struct pkt *p, unsigned linear,
+		      bool meta, uint32_t magic, struct mb_run *r)
+{
+	unsigned mlen = meta ? META_LEN : 0, size = mlen + p->n;
+	struct pcv_xsk_meta m = { .tai_ns = meta_tai, .magic = magic };
+	uint8_t *in = malloc(size), *out = calloc(1, size);
+	struct xdp_md ctx_in = {
+		.data = mlen,
+		.data_end = mlen + (linear < p->n ? linear : p->n),
+	};
+	struct xdp_md ctx_out = { 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = size,
+		    .data_out = out, .data_size_out = size, .ctx_in = &ctx_in,
+		    .ctx_size_in = sizeof(ctx_in), .ctx_out = &ctx_out,
+		    .ctx_size_out = sizeof(ctx_out), .repeat = 1);
+	int rc;
+
+	cr_assert(in && out);
+	memcpy(in, &m, mlen);
+	memcpy(in + mlen, p->b, p->n);
+	rc = bpf_prog_test_run_opts(fd, &o);
+	if (rc == 0) {
+		memcpy(&m, out, mlen);
+		*r = (struct mb_run){
+			.ret = o.retval,
+			.linear = ctx_out.data_end - ctx_out.data,
+			.flags = m.flags,
+			.intact = o.data_size_out == size &&
+				  ctx_out.data == mlen &&
+				  memcmp(out + mlen, p->b, p->n) == 0 &&
+				  (!meta || (m.tai_ns == meta_tai &&
+					     m.magic == magic)),
+		};
+	}
+	free(in);
+	free(out);
+	return rc;
+}
+
+static struct mb_run run_mb(int fd, const struct pkt *p, unsigned linear,
+			    bool meta, uint32_t magic)
+{
+	struct mb_run r = { 0 };
+	int rc = try_run_mb(fd, p, linear, meta, magic, &r);
+
+	cr_assert_eq(rc, 0, "test run of %u bytes (%u linear): %s", p->n,
+		     linear, strerror(-rc));
+	cr_assert(r.intact, "the run of %u bytes changed the frame or the "
+		  "metadata", p->n);
+	if (linear < p->n)
+		cr_assert_eq(r.linear, linear, "asked for %u linear bytes of "
+			     "%u, got %u", linear, p->n, r.linear);
+	return r;
+}
+
+/* Whether this kernel lets ctx_in choose the linear part (6.18). */
+static bool can_split(int fd, const struct pkt *p)
+{
+	struct mb_run r;
+	int rc = try_run_mb(fd, p, 14, true, PCV_XSK_META_MAGIC, &r);
+
+	if (rc == -EINVAL) {
+		cr_log_warn("this kernel's test run cannot split %u bytes at "
+			    "14: only the kernel's own splits are tried",
+			    p->n);
+		return false;
+	}
+	cr_assert_eq(rc, 0, "test run: %s", strerror(-rc));
+	cr_assert_eq(r.linear, 14, "asked for 14 linear bytes, got %u",
+		     r.linear);
+	return true;
+}
+
+/* Run @insns, loaded as @fd, on @p cut at @linear, with and without the
+ * metadata: the rule of the top comment. */
+static void compare_mb(const char *what, const struct pcap_bpf_insn *insns,
+		       int fd, const struct pkt *p, unsigned linear,
+		       struct tally *t)
+{
+	struct mb_run m = run_mb(fd, p, linear, true, PCV_XSK_META_MAGIC);
+	struct mb_run bare = run_mb(fd, p, linear, false, 0);
+	bool lin = bpf_filter(insns, p->b, p->n, m.linear) != 0;
+	bool whole = bpf_filter(insns, p->b, p->n, p->n) != 0;
+	bool marked = m.flags == PCV_XSK_META_UNFILTERED, ok;
+
+	if (marked)
+		ok = m.ret == XDP_TX && !lin && m.linear < p->n;
+	else
+		ok = m.flags == 0 && lin == whole &&
+		     m.ret == (whole ? XDP_TX : XDP_PASS);
+	ok = ok && bare.ret == m.ret && bare.linear == m.linear;
+	t->runs++;
+	t->accepted += whole;
+	t->undecided += marked;
+	if (!ok && t->mismatches++ < MAX_REPORTS)
+		cr_log_error("'%s' on %u bytes, %u linear: bpf_filter %s "
+			     "(%s on the linear part); XDP returned %u, flags "
+			     "%#x, %u without metadata", what, p->n, m.linear,
+			     whole ? "accepts" : "rejects",
+			     lin ? "accepts" : "rejects", m.ret, m.flags,
+			     bare.ret);
+}
+
+#define MAX_CUTS 6
+
+/* Whether the test run can put @p's bytes past @linear in fragments of
+ * a page. */
+static bool fits(const struct pkt *p, unsigned linear)
+{
+	return p->n - linear <= MAX_FRAGS * (linear_max() + 256 + 320);
+}
+
+/* Where the multi-buffer runs cut @p: the kernel's own split, and, when
+ * @split, before and in the Ethernet header, after an IPv4 header, in
+ * the middle, one short - those the linear part and the fragments can
+ * hold. */
+static unsigned cuts(const struct pkt *p, bool split, unsigned cut[MAX_CUTS])
+{
+	const unsigned want[MAX_CUTS - 1] = { 0, 13, 34, p->n / 2, p->n - 1 };
+	unsigned n = 0, lim = p->n < linear_max() ? p->n : linear_max();
+
+	cut[n++] = p->n;
+	for (unsigned i = 0; split && i < MAX_CUTS - 1; i++)
+		if (want[i] < lim && fits(p, want[i]) &&
+		    (n == 1 || want[i] > cut[n - 1]))
+			cut[n++] = want[i];
+	return n;
+}
+
+/* compare_mb() on every @stride-th packet of @s, at each of its cuts. */
+static void compare_mb_set(const char *what, const struct pcap_bpf_insn *insns,
+			   int fd, const struct pktset *s, bool split,
+			   unsigned stride, struct tally *t)
+{
+	unsigned cut[MAX_CUTS];
+
+	for (unsigned i = 0; i < s->n; i += stride) {
+		unsigned nc = cuts(&s->p[i], split, cut);
+
+		for (unsigned c = 0; c < nc; c++)
+			compare_mb(what, insns, fd, &s->p[i], cut[c], t);
+	}
+}
+
+/* Load a hand-written XDP program with @flags. */
+static int load_raw(const struct bpf_insn *code, size_t cnt, unsigned flags)
+{
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .prog_flags = flags);
+	int fd;
+
+	need_root();
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pcv_test_raw", "GPL", code, cnt,
+			   &opts);
+	if (fd == -EPERM)
+		cr_skip_test("BPF_PROG_LOAD refused: EPERM");
+	cr_assert_geq(fd, 0, "raw program: %s", strerror(-fd));
+	return fd;
+}
+
+/* Whether this kernel's test run takes the linear part from ctx_in. */
+static bool split_ok(void)
+{
+	static const struct bpf_insn pass[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static int ok = -1;
+	uint8_t b[60] = { 0 };
+	struct pkt p = { .b = b, .n = sizeof(b) };
+	int fd;
+
+	if (ok < 0) {
+		fd = load_raw(pass, 2, FRAGS);
+		ok = can_split(fd, &p);
+		close(fd);
+	}
+	return ok;
+}
+
+/* A multi-buffer frame of @len bytes: the headers in @h, then bytes
+ * counting up by 7. */
+static void jumbo_add(struct pktset *s, const struct frame *h, unsigned len)
+{
+	uint8_t *b = malloc(len);
+
+	cr_assert_not_null(b);
+	cr_assert_leq(h->n, len);
+	memcpy(b, h->b, h->n);
+	for (unsigned i = h->n; i < len; i++)
+		b[i] = (uint8_t)(i * 7 + 1);
+	pkt_add(s, b, len, true);
+	free(b);
+}
+
+static void v4_jumbo_hdr(struct frame *h, uint8_t proto, unsigned len)
+{
+	h->n = 0;
+	eth(h, mac_b, 0x0800);
+	ip4(h, 5, 0x4000, proto, IP(10, 1, 2, 3), IP(192, 168, 1, 1),
+	    len - 34);
+	if (proto == 6) {
+		tcp(h, 1234, 80, 0x18, 0);
+	} else {
+		put16(h, 5353);
+		put16(h, 53);
+		put16(h, (uint16_t)(len - 34));
+		put16(h, 0);
+	}
+}
+
+/* Where the UDP jumbo frame has 0x55: udp[8500]. */
+#define UDP_MARK_AT (14 + 20 + 8500)
+
+/* Frames longer than the linear part: p[0] IPv4 UDP of JUMBO bytes with
+ * udp[8500] = 0x55, p[1] IPv4 TCP port 80 of JUMBO bytes, p[2] of
+ * MAX_FRAME bytes (beyond 0xffff), then IPv6, VLAN, a bare 4000. */
+static void jumbo_pkts(struct pktset *s)
+{
+	struct frame h;
+
+	*s = (struct pktset){ .name = "multi-buffer frame", .owned = true };
+	v4_jumbo_hdr(&h, 17, JUMBO);
+	jumbo_add(s, &h, JUMBO);
+	((uint8_t *)s->p[0].b)[UDP_MARK_AT] = 0x55;
+	v4_jumbo_hdr(&h, 6, JUMBO);
+	jumbo_add(s, &h, JUMBO);
+	v4_jumbo_hdr(&h, 6, MAX_FRAME);
+	jumbo_add(s, &h, MAX_FRAME);
+	h.n = 0;
+	eth(&h, mac_b, 0x86dd);
+	tv_ip6(&h, 6, 7000 - 54, v6_1, v6_2);
+	tcp(&h, 80, 443, 0x12, 0);
+	jumbo_add(s, &h, 7000);
+	h.n = 0;
+	eth(&h, mac_b, 0x8100);
+	put16(&h, 100);
+	put16(&h, 0x0800);
+	ip4(&h, 5, 0, 17, IP(10, 1, 2, 3), IP(192, 168, 1, 1), 8 + 5000);
+	udp(&h, 53, 53, 0x12345678, 8);
+	jumbo_add(s, &h, 18 + 20 + 8 + 5000);
+	v4_jumbo_hdr(&h, 6, 4000);
+	jumbo_add(s, &h, 4000);
+}
+
+/* Copies of @from's packets, then the jumbo frames. */
+static void mb_pkts(struct pktset *s, const struct pktset *from)
+{
+	jumbo_pkts(s);
+	for (unsigned i = 0; i < from->n; i++)
+		pkt_add(s, from->p[i].b, from->p[i].n, true);
 }
 
 static const char *const exprs[] = {
@@ -662,11 +987,14 @@ static const char *const exprs[] = {
 
 #define NEXPRS (sizeof(exprs) / sizeof(exprs[0]))
 
-/* Every expression on every packet of @s; each must both accept and
- * reject some when @coverage. */
-static void run_exprs(const struct pktset *s, bool coverage)
+/* Every expression on every packet of @s, loaded without and with
+ * BPF_F_XDP_HAS_FRAGS; each must both accept and reject some when
+ * @coverage.  The frags one also on @mb (if not NULL) as multi-buffer
+ * frames, cut as cuts() says with @split. */
+static void run_exprs(const struct pktset *s, bool coverage,
+		      const struct pktset *mb, bool split)
 {
-	struct tally all = { 0 };
+	struct tally all = { 0 }, mball = { 0 };
 
 	for (unsigned e = 0; e < NEXPRS; e++) {
 		struct tally t = { 0 };
@@ -676,6 +1004,12 @@ static void run_exprs(const struct pktset *s, bool coverage)
 		compile(exprs[e], &bp);
 		fd = load(bp.bf_insns, bp.bf_len, -1, exprs[e]);
 		compare(exprs[e], bp.bf_insns, fd, s, &t);
+		close(fd);
+		fd = load_flags(bp.bf_insns, bp.bf_len, -1, FRAGS, exprs[e]);
+		compare(exprs[e], bp.bf_insns, fd, s, &t);
+		if (mb)
+			compare_mb_set(exprs[e], bp.bf_insns, fd, mb, split, 1,
+				       &mball);
 		close(fd);
 		pcap_freecode(&bp);
 		cr_expect(!coverage || (t.accepted && t.accepted < t.runs),
@@ -690,6 +1024,18 @@ static void run_exprs(const struct pktset *s, bool coverage)
 		    all.accepted, all.mismatches);
 	cr_assert_eq(all.mismatches, 0, "%u results differ from bpf_filter()",
 		     all.mismatches);
+	if (!mb)
+		return;
+	cr_log_info("%zu expressions on %u %ss%s: %u runs, %u accepted by "
+		    "bpf_filter(), %u undecided, %u mismatches", NEXPRS, mb->n,
+		    mb->name, split ? " cut at several places" : "",
+		    mball.runs, mball.accepted, mball.undecided,
+		    mball.mismatches);
+	cr_assert_eq(mball.mismatches, 0, "%u multi-buffer results break the "
+		     "rule", mball.mismatches);
+	cr_assert(mb->n == 0 || (mball.undecided && mball.accepted &&
+				 mball.accepted < mball.runs),
+		  "the multi-buffer runs prove little: add frames");
 }
 
 Test(xdp_filter, expressions_on_test_frames)
@@ -697,9 +1043,13 @@ Test(xdp_filter, expressions_on_test_frames)
 	struct frameset fs = { 0 };
 	struct pktset s;
 
+	struct pktset mb;
+
 	need_root();
 	frame_pkts(&s, &fs);
-	run_exprs(&s, true);
+	mb_pkts(&mb, &s);
+	run_exprs(&s, true, &mb, split_ok());
+	pkt_free(&mb);
 	pkt_free(&s);
 	free(fs.f);
 }
@@ -710,6 +1060,7 @@ Test(xdp_filter, expressions_on_corpus)
 		"mixed-small.pcap", "malformed/malformed-en10mb.pcap",
 	};
 	struct pktset s = { .name = "corpus packet", .owned = true };
+	struct pktset big = { .name = "big corpus packet", .owned = true };
 	struct bpf_program rare[NRARE];
 	char path[1024];
 
@@ -722,13 +1073,14 @@ Test(xdp_filter, expressions_on_corpus)
 		compile(rare_exprs[i], &rare[i]);
 	for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", corpus_dir(), files[i]);
-		corpus_file(&s, path, rare);
+		corpus_file(&s, &big, path, rare);
 	}
 	for (unsigned i = 0; i < NRARE; i++)
 		pcap_freecode(&rare[i]);
 	if (s.n == 0)
 		cr_skip_test("no Ethernet captures in %s", corpus_dir());
-	run_exprs(&s, false);
+	run_exprs(&s, false, big.n ? &big : NULL, false);
+	pkt_free(&big);
 	pkt_free(&s);
 }
 
@@ -853,31 +1205,46 @@ static unsigned rand_prog(uint32_t *rng, struct pcap_bpf_insn *p)
 	return n;
 }
 
+/* Odd ones loaded with BPF_F_XDP_HAS_FRAGS, and run on multi-buffer
+ * frames too. */
 Test(xdp_filter, random_programs)
 {
 	struct frameset fs = { 0 };
 	struct pcap_bpf_insn prog[48];
-	struct tally t = { 0 };
-	struct pktset s;
+	struct tally t = { 0 }, mbt = { 0 };
+	struct pktset s, mb;
 	uint32_t rng = 2024;
 	char what[32];
+	bool split;
 
 	need_root();
 	frame_pkts(&s, &fs);
+	mb_pkts(&mb, &s);
+	split = split_ok();
 	for (unsigned i = 0; i < 250; i++) {
 		unsigned n = rand_prog(&rng, prog);
 		int fd;
 
 		cr_assert(bpf_validate(prog, (int)n), "program %u invalid", i);
 		snprintf(what, sizeof(what), "random program %u", i);
-		fd = load(prog, n, -1, what);
+		fd = load_flags(prog, n, -1, i % 2 ? FRAGS : 0, what);
 		compare(what, prog, fd, &s, &t);
+		if (i % 2)
+			compare_mb_set(what, prog, fd, &mb, split, 3, &mbt);
 		close(fd);
 	}
 	cr_log_info("250 random programs: %u runs, %u accepted", t.runs,
 		    t.accepted);
+	cr_log_info("125 on multi-buffer frames: %u runs, %u accepted by "
+		    "bpf_filter(), %u undecided", mbt.runs, mbt.accepted,
+		    mbt.undecided);
 	cr_assert_eq(t.mismatches, 0, "%u results differ from bpf_filter()",
 		     t.mismatches);
+	cr_assert_eq(mbt.mismatches, 0, "%u multi-buffer results break the "
+		     "rule", mbt.mismatches);
+	cr_assert(mbt.undecided && mbt.accepted, "the multi-buffer runs "
+		  "prove little");
+	pkt_free(&mb);
 	pkt_free(&s);
 	free(fs.f);
 }
@@ -908,6 +1275,9 @@ Test(xdp_filter, jump_shapes)
 		p[4] = insn(BPF_RET | BPF_K, accept_first ? 0 : 96, 0, 0);
 		snprintf(what, sizeof(what), "jump shape %u", i);
 		fd = load(p, 5, -1, what);
+		compare(what, p, fd, &s, &t);
+		close(fd);
+		fd = load_flags(p, 5, -1, FRAGS, what);
 		compare(what, p, fd, &s, &t);
 		close(fd);
 	}
@@ -1061,6 +1431,88 @@ Test(xdp_filter, build_expressions)
 	}
 }
 
+/* How often @e calls @helper, loads ctx->data_meta, subtracts registers
+ * in 64 bits. */
+static unsigned count(const struct bpf_insn *e, int cnt, int what)
+{
+	unsigned k = 0;
+
+	for (int i = 0; i < cnt; i++) {
+		if (what >= 0)
+			k += e[i].code == (BPF_JMP | BPF_CALL) &&
+			     e[i].imm == what;
+		else if (what == -1)
+			k += e[i].code == (BPF_LDX | BPF_MEM | BPF_W) &&
+			     e[i].src_reg == BPF_REG_6 && /* ctx */
+			     e[i].off == offsetof(struct xdp_md, data_meta);
+		else
+			k += e[i].code == (BPF_ALU64 | BPF_SUB | BPF_X);
+	}
+	return k;
+}
+
+/* The out-of-bounds and undecided blocks come once, and only where a
+ * load can go there; LEN calls bpf_xdp_get_buff_len() and subtracts no
+ * pointers; no other helper but the redirect. */
+Test(xdp_filter, build_blocks)
+{
+	static const struct {
+		const char *expr;
+		unsigned len_calls, oob;
+	} cases[] = {
+		{ "len > 100", 1, 0 },
+		{ "greater 200 and less 900", 1, 0 }, /* one LEN */
+		{ "tcp port 80", 0, 1 },
+		{ "tcp port 80 and len > 100", 1, 1 },
+		{ "ether[len - 4:4] != 0", 1, 1 },
+		{ "ether[70000] = 1", 0, 1 },
+	};
+	struct pcap_bpf_insn accept[] = { insn(BPF_RET | BPF_K, 1, 0, 0) };
+	struct bpf_insn *e;
+	char why[128];
+	int cnt;
+
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct bpf_program bp;
+		unsigned calls;
+
+		compile(cases[i].expr, &bp);
+		cnt = build(bp.bf_insns, bp.bf_len, 7, &e, why);
+		check_shape(e, cnt);
+		calls = count(e, cnt, BPF_FUNC_xdp_get_buff_len);
+		cr_expect_eq(calls, cases[i].len_calls + cases[i].oob,
+			     "'%s': %u calls", cases[i].expr, calls);
+		cr_expect_eq(count(e, cnt, -1), cases[i].oob, "'%s'",
+			     cases[i].expr);
+		cr_expect_eq(count(e, cnt, -2), 0, "'%s'", cases[i].expr);
+		cr_expect_eq(count(e, cnt, BPF_FUNC_redirect_map), 1);
+		free(e);
+		pcap_freecode(&bp);
+	}
+	cnt = build(accept, 1, -1, &e, why);
+	check_shape(e, cnt);
+	cr_expect_eq(count(e, cnt, BPF_FUNC_xdp_get_buff_len), 0);
+	cr_expect_eq(count(e, cnt, -1), 0);
+	free(e);
+	for (unsigned i = 0; i < NEXPRS; i++) {
+		struct bpf_program bp;
+		unsigned calls;
+
+		compile(exprs[i], &bp);
+		cnt = build(bp.bf_insns, bp.bf_len, -1, &e, why);
+		calls = count(e, cnt, BPF_FUNC_xdp_get_buff_len);
+		cr_expect_eq(count(e, cnt, -2), 0, "'%s'", exprs[i]);
+		cr_expect_leq(count(e, cnt, -1), 1, "'%s'", exprs[i]);
+		for (int j = 0; j < cnt; j++)
+			cr_expect(e[j].code != (BPF_JMP | BPF_CALL) ||
+				  e[j].imm == BPF_FUNC_xdp_get_buff_len,
+				  "'%s' calls %d", exprs[i], e[j].imm);
+		cr_expect_geq(calls, count(e, cnt, -1), "'%s'", exprs[i]);
+		free(e);
+		pcap_freecode(&bp);
+	}
+}
+
 /* ===== with the kernel ===================================================== */
 
 /* The real thing: a redirect through an XSKMAP, for every expression. */
@@ -1082,7 +1534,8 @@ Test(xdp_filter, loads_with_xskmap)
 		int fd;
 
 		compile(exprs[e], &bp);
-		fd = load(bp.bf_insns, bp.bf_len, map, exprs[e]);
+		fd = load_flags(bp.bf_insns, bp.bf_len, map, e % 2 ? FRAGS : 0,
+				exprs[e]);
 		/* no socket in the map: accepted packets pass too */
 		for (unsigned i = 0; e == 0 && i < s.n; i++)
 			cr_assert_eq(xdp_run(fd, &s.p[i]), XDP_PASS,
@@ -1095,11 +1548,40 @@ Test(xdp_filter, loads_with_xskmap)
 	free(fs.f);
 }
 
-/* A caller loaded with @attach_type that tail-calls slot 0 of @array,
- * and passes the packet if the slot is empty. */
-static int load_caller(int array, unsigned attach_type)
+/* A caller loaded with @attach_type and @flags that, as bpf/xsk.bpf.c
+ * does, puts a struct pcv_xsk_meta in front of the frame (flags 0, the
+ * magic) and tail-calls slot 0 of @array; it passes the packet if the
+ * slot is empty. */
+static int load_caller(int array, unsigned attach_type, unsigned flags)
 {
 	const struct bpf_insn code[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_6,
+		  .src_reg = BPF_REG_1 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2,
+		  .imm = -(int32_t)META_LEN },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_meta },
+		{ .code = BPF_JMP | BPF_JNE | BPF_K, .dst_reg = BPF_REG_0,
+		  .off = 8 },
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_6,
+		  .off = offsetof(struct xdp_md, data_meta) },
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_3,
+		  .src_reg = BPF_REG_6, .off = offsetof(struct xdp_md, data) },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_4,
+		  .src_reg = BPF_REG_2 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_4,
+		  .imm = (int32_t)META_LEN },
+		{ .code = BPF_JMP | BPF_JGT | BPF_X, .dst_reg = BPF_REG_4,
+		  .src_reg = BPF_REG_3, .off = 3 },
+		{ .code = BPF_ST | BPF_MEM | BPF_DW, .dst_reg = BPF_REG_2,
+		  .off = offsetof(struct pcv_xsk_meta, tai_ns), .imm = 12345 },
+		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_2,
+		  .off = offsetof(struct pcv_xsk_meta, flags) },
+		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_2,
+		  .off = offsetof(struct pcv_xsk_meta, magic),
+		  .imm = (int32_t)PCV_XSK_META_MAGIC },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_REG_6 },
 		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_2,
 		  .src_reg = BPF_PSEUDO_MAP_FD, .imm = array },
 		{ .code = 0 },
@@ -1110,7 +1592,7 @@ static int load_caller(int array, unsigned attach_type)
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
-		    .expected_attach_type = attach_type);
+		    .expected_attach_type = attach_type, .prog_flags = flags);
 	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pcv_test_call", "GPL",
 			       code, sizeof(code) / sizeof(code[0]), &opts);
 
@@ -1118,52 +1600,263 @@ static int load_caller(int array, unsigned attach_type)
 	return fd;
 }
 
+/* Run @fd, a caller, on @p; *@flags = the metadata's flags after. */
+static unsigned chain_run(int fd, const struct pkt *p, uint32_t *flags)
+{
+	unsigned size = META_LEN + p->n;
+	uint8_t *out = calloc(1, size);
+	struct pcv_xsk_meta m;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = p->b,
+		    .data_size_in = p->n, .data_out = out,
+		    .data_size_out = size, .repeat = 1);
+	int rc;
+
+	cr_assert_not_null(out);
+	rc = bpf_prog_test_run_opts(fd, &o);
+	cr_assert_eq(rc, 0, "test run of %u bytes: %s", p->n, strerror(-rc));
+	cr_assert_eq(o.data_size_out, size, "no metadata in front?");
+	memcpy(&m, out, sizeof(m));
+	cr_assert_eq(m.magic, PCV_XSK_META_MAGIC);
+	cr_assert_eq(memcmp(out + META_LEN, p->b, p->n), 0);
+	*flags = m.flags;
+	free(out);
+	return o.retval;
+}
+
 /* As bpf/xsk.bpf.c runs it: tail-called from a PROG_ARRAY, which takes a
- * program of its owner's expected_attach_type only. */
+ * program of its owner's expected_attach_type and BPF_F_XDP_HAS_FRAGS
+ * only; with frags, a multi-buffer frame it cannot decide comes out
+ * marked in the metadata its caller wrote. */
 Test(xdp_filter, tail_call_target)
 {
-	const unsigned types[2] = { 0, BPF_XDP };
+	const unsigned types[2] = { 0, BPF_XDP }, flags[2] = { 0, FRAGS };
 	struct bpf_program bp;
 	struct frame f = { .n = 0 };
+	struct pktset jumbo;
 	struct pkt p;
 	const uint32_t slot = 0;
+	uint32_t mark;
 	char why[256];
 
 	need_root();
-	compile("tcp port 80", &bp);
+	compile("tcp port 80 or udp[8500:1] = 0x55", &bp);
 	v4_tcp(&f, mac_b, IP(10, 1, 2, 3), IP(192, 168, 1, 1), 1234, 80,
 	       0x02, 0);
 	p = (struct pkt){ .b = f.b, .n = f.n };
-	for (unsigned t = 0; t < 4; t++) {
-		unsigned owner = types[t / 2], mine = types[t % 2];
+	jumbo_pkts(&jumbo);
+	for (unsigned t = 0; t < 16; t++) {
+		unsigned owner = types[t / 8], mine = types[t / 4 % 2];
+		unsigned oflags = flags[t / 2 % 2], mflags = flags[t % 2];
 		int array = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "pcv_test_pa",
 					   4, 4, 1, NULL);
 		int caller, fd, rc;
 
 		cr_assert_geq(array, 0, "PROG_ARRAY: %s", strerror(-array));
-		caller = load_caller(array, owner);
+		caller = load_caller(array, owner, oflags);
 		fd = pcv__xdp_filter_load_as(
 			(const struct sock_filter *)bp.bf_insns, bp.bf_len, -1,
-			mine, why, sizeof(why));
+			mine, mflags, why, sizeof(why));
 		if (fd == -EPERM)
 			cr_skip_test("BPF_PROG_LOAD refused: EPERM (%s)", why);
 		cr_assert_geq(fd, 0, "%s (%s)", strerror(-fd), why);
 		rc = bpf_map_update_elem(array, &slot, &fd, BPF_ANY);
-		if (owner != mine) {
-			cr_assert_eq(rc, -EINVAL, "attach types %u in %u: %d",
-				     mine, owner, rc);
+		if (owner != mine || oflags != mflags) {
+			cr_assert_eq(rc, -EINVAL, "attach type %u flags %#x in "
+				     "%u %#x: %d", mine, mflags, owner, oflags,
+				     rc);
 		} else {
 			cr_assert_eq(rc, 0, "%s", strerror(-rc));
-			cr_assert_eq(xdp_run(caller, &p), XDP_TX);
+			cr_assert_eq(chain_run(caller, &p, &mark), XDP_TX);
+			cr_assert_eq(mark, 0);
 			p.n = 30; /* cut in the IP header */
-			cr_assert_eq(xdp_run(caller, &p), XDP_PASS);
+			cr_assert_eq(chain_run(caller, &p, &mark), XDP_PASS);
+			cr_assert_eq(mark, 0);
 			p.n = f.n;
+		}
+		if (rc == 0 && mflags) { /* UDP, then TCP port 80 */
+			cr_assert_eq(chain_run(caller, &jumbo.p[0], &mark),
+				     XDP_TX);
+			cr_assert_eq(mark, PCV_XSK_META_UNFILTERED);
+			cr_assert_eq(chain_run(caller, &jumbo.p[1], &mark),
+				     XDP_TX);
+			cr_assert_eq(mark, 0);
 		}
 		close(fd);
 		close(caller);
 		close(array);
 	}
+	pkt_free(&jumbo);
 	pcap_freecode(&bp);
+}
+
+/* ===== multi-buffer frames ================================================ */
+
+/* What the test runs rely on: a frags program sees only the linear part
+ * of a long frame, as the top comment says; bpf_xdp_get_buff_len() the
+ * whole. */
+Test(xdp_filter, multibuf_linear_part)
+{
+	static const struct bpf_insn linear[] = { /* data_end - data */
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_2,
+		  .src_reg = BPF_REG_1, .off = offsetof(struct xdp_md, data) },
+		{ .code = BPF_LDX | BPF_MEM | BPF_W, .dst_reg = BPF_REG_0,
+		  .src_reg = BPF_REG_1,
+		  .off = offsetof(struct xdp_md, data_end) },
+		{ .code = BPF_ALU64 | BPF_SUB | BPF_X, .dst_reg = BPF_REG_0,
+		  .src_reg = BPF_REG_2 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static const struct bpf_insn whole[] = { /* the buffer's length */
+		{ .code = BPF_JMP | BPF_CALL,
+		  .imm = BPF_FUNC_xdp_get_buff_len },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct pktset s;
+	struct mb_run r;
+	int lfd, wfd;
+
+	need_root();
+	jumbo_pkts(&s);
+	lfd = load_raw(linear, 4, FRAGS);
+	wfd = load_raw(whole, 2, FRAGS);
+	for (unsigned i = 0; i < s.n; i++) {
+		for (unsigned meta = 0; meta < 2; meta++) {
+			r = run_mb(lfd, &s.p[i], s.p[i].n, meta,
+				   PCV_XSK_META_MAGIC);
+			cr_log_info("%u bytes%s: %u linear", s.p[i].n,
+				    meta ? " after metadata" : "", r.ret);
+			cr_assert_lt(r.ret, s.p[i].n);
+			cr_assert_eq(r.ret, linear_max(), "not the limit the "
+				     "tests assume");
+			cr_assert_eq(r.ret, r.linear);
+			r = run_mb(wfd, &s.p[i], s.p[i].n, meta,
+				   PCV_XSK_META_MAGIC);
+			cr_assert_eq(r.ret, s.p[i].n);
+		}
+		if (split_ok() && fits(&s.p[i], 100)) {
+			r = run_mb(lfd, &s.p[i], 100, true, PCV_XSK_META_MAGIC);
+			cr_assert_eq(r.ret, 100);
+			r = run_mb(wfd, &s.p[i], 100, true, PCV_XSK_META_MAGIC);
+			cr_assert_eq(r.ret, s.p[i].n);
+		}
+	}
+	close(lfd);
+	close(wfd);
+	pkt_free(&s);
+}
+
+/* The cases by name; compare_mb() checks each against bpf_filter() too. */
+Test(xdp_filter, multibuf_cases)
+{
+	enum { UDP9000, TCP9000, BIG, SHORT };
+	static const struct {
+		const char *expr;
+		unsigned frame, ret;
+		bool marked;
+	} cases[] = {
+		{ "udp", UDP9000, XDP_TX, false },
+		{ "len > 8000", UDP9000, XDP_TX, false },
+		{ "greater 8500", UDP9000, XDP_TX, false },
+		{ "less 100", UDP9000, XDP_PASS, false },
+		{ "udp[8500:1] = 0x55", UDP9000, XDP_TX, true },
+		{ "udp[8500:1] = 0x54", UDP9000, XDP_TX, true },
+		{ "udp[8500:1] = 0x55", TCP9000, XDP_PASS, false },
+		{ "tcp", UDP9000, XDP_PASS, false },
+		{ "tcp port 80", TCP9000, XDP_TX, false },
+		{ "udp[8500:1] = 0x55", SHORT, XDP_PASS, false },
+		{ "ether[len - 1] = 0", UDP9000, XDP_TX, true },
+		{ "ether[len - 1] = 0", SHORT, XDP_TX, false },
+		{ "ether[66000] = 0", UDP9000, XDP_TX, true },
+		{ "ether[66000] = 0", BIG, XDP_TX, true },
+		{ "ether[66000] = 0", SHORT, XDP_PASS, false },
+		{ "len > 65535", BIG, XDP_TX, false },
+		{ "tcp[0:2] = 1234 and len > 65535", BIG, XDP_TX, false },
+	};
+	struct pktset s;
+	struct frame f = { .n = 0 };
+	struct pkt pkts[4];
+	struct tally t = { 0 };
+
+	need_root();
+	jumbo_pkts(&s);
+	v4_udp(&f, mac_b, IP(8, 8, 8, 8), IP(10, 1, 2, 3), 53, 40000, 0);
+	pkts[UDP9000] = s.p[0];
+	pkts[TCP9000] = s.p[1];
+	pkts[BIG] = s.p[2];
+	pkts[SHORT] = (struct pkt){ .b = f.b, .n = f.n };
+	cr_assert_eq(pkts[UDP9000].b[UDP_MARK_AT], 0x55);
+	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct pkt *p = &pkts[cases[i].frame];
+		struct bpf_program bp;
+		struct mb_run r;
+		int fd;
+
+		compile(cases[i].expr, &bp);
+		fd = load_flags(bp.bf_insns, bp.bf_len, -1, FRAGS,
+				cases[i].expr);
+		r = run_mb(fd, p, p->n, true, PCV_XSK_META_MAGIC);
+		cr_expect(r.ret == cases[i].ret && r.flags == (cases[i].marked ?
+			  PCV_XSK_META_UNFILTERED : 0), "case %u '%s' on %u "
+			  "bytes: %u, flags %#x", i, cases[i].expr, p->n,
+			  r.ret, r.flags);
+		/* no metadata, or not ours: the same verdict, no mark */
+		r = run_mb(fd, p, p->n, false, 0);
+		cr_expect_eq(r.ret, cases[i].ret, "case %u, no metadata", i);
+		r = run_mb(fd, p, p->n, true, PCV_XSK_META_MAGIC + 1);
+		cr_expect(r.ret == cases[i].ret && r.flags == 0, "case %u, "
+			  "another magic: %u, flags %#x", i, r.ret, r.flags);
+		compare_mb(cases[i].expr, bp.bf_insns, fd, p, p->n, &t);
+		close(fd);
+		pcap_freecode(&bp);
+	}
+	cr_assert_eq(t.mismatches, 0);
+	pkt_free(&s);
+}
+
+/* Programs the translator takes and bpf_validate() would not, on frames
+ * with and without fragments: falling off the end rejects, also when the
+ * out-of-bounds block is what follows the last instruction. */
+Test(xdp_filter, multibuf_falls_off)
+{
+	const struct pcap_bpf_insn progs[][2] = {
+		{ insn(BPF_LD | BPF_H | BPF_ABS, 12, 0, 0),
+		  insn(BPF_MISC | BPF_TAX, 0, 0, 0) },
+		{ insn(BPF_LD | BPF_B | BPF_ABS, UDP_MARK_AT, 0, 0),
+		  insn(BPF_ALU | BPF_ADD | BPF_K, 1, 0, 0) },
+		{ insn(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0),
+		  insn(BPF_LD | BPF_B | BPF_ABS, 20, 0, 0) },
+		{ insn(BPF_LD | BPF_W | BPF_LEN, 0, 0, 0),
+		  insn(BPF_LD | BPF_B | BPF_ABS, 70000, 0, 0) },
+	};
+	/* on the short frame, then the UDP jumbo frame */
+	static const unsigned want[][2] = {
+		{ XDP_PASS, XDP_PASS }, { XDP_PASS, XDP_TX },
+		{ XDP_PASS, XDP_PASS }, { XDP_PASS, XDP_TX },
+	};
+	struct frame f = { .n = 0 };
+	struct pktset s;
+
+	need_root();
+	jumbo_pkts(&s);
+	v4_udp(&f, mac_b, IP(8, 8, 8, 8), IP(10, 1, 2, 3), 53, 40000, 0);
+	for (unsigned i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		const struct pkt short_pkt = { .b = f.b, .n = f.n };
+		int fd = load_flags(progs[i], 2, -1, FRAGS, "falls off");
+		struct mb_run r;
+
+		r = run_mb(fd, &short_pkt, short_pkt.n, true,
+			   PCV_XSK_META_MAGIC);
+		cr_expect(r.ret == want[i][0] && r.flags == 0,
+			  "program %u, short: %u, flags %#x", i, r.ret,
+			  r.flags);
+		r = run_mb(fd, &s.p[0], s.p[0].n, true, PCV_XSK_META_MAGIC);
+		cr_expect(r.ret == want[i][1] && r.flags == (want[i][1] ==
+			  XDP_TX ? PCV_XSK_META_UNFILTERED : 0u),
+			  "program %u, jumbo: %u, flags %#x", i, r.ret,
+			  r.flags);
+		close(fd);
+	}
+	pkt_free(&s);
 }
 
 /* A refusal comes with the verifier's reason. */
