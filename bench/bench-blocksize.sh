@@ -19,6 +19,8 @@
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/bench/lib.sh"
+before_run() { rm -rf "$TMP/st"; }
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 PCV_CORPUS=${PCV_CORPUS:-$TOP/../shared/corpus}
@@ -29,23 +31,7 @@ trap 'rm -rf "$TMP"' EXIT
 SIZES="64KiB 256KiB 1MiB 4MiB 16MiB"
 REF=1MiB
 
-# best CMD...: the smallest wall time of 5 runs, in nanoseconds.
-best() {
-	local b=0 t s
-	for _ in 1 2 3 4 5; do
-		rm -rf "$TMP/st"
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		t=$(($(date +%s%N) - s))
-		if [ $b -eq 0 ] || [ $t -lt $b ]; then b=$t; fi
-	done
-	echo $b
-}
 
-# calc EXPR: floating point, through awk.
-calc() {
-	awk "BEGIN { printf \"%.${2:-2}f\", $1 }"
-}
 
 # sql BLOCKSIZE QUERY: run QUERY on that store's index, '|'-separated.
 sql() {
@@ -76,7 +62,7 @@ size=$(stat -c %s "$IN")
 cat "$IN" >/dev/null
 declare -A T
 for bs in $SIZES; do
-	T[$bs]=$(best "$BUILD/bin/pcv-record" -q --block-size "$bs" -r "$IN" -o "$TMP/st")
+	T[$bs]=$(best_ns 5 "$BUILD/bin/pcv-record" -q --block-size "$bs" -r "$IN" -o "$TMP/st")
 	mv "$TMP/st" "$TMP/st-$bs"
 	[ -f "$TMP/st-$bs/index.sqlite" ] ||
 		{ echo "bench-blocksize: FAILED: no store at --block-size $bs" >&2; exit 1; }

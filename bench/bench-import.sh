@@ -9,6 +9,8 @@
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/bench/lib.sh"
+before_run() { rm -rf "$TMP/out" "$TMP/st"; }
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 PCV_CORPUS=${PCV_CORPUS:-$TOP/../shared/corpus}
@@ -17,31 +19,15 @@ IN=${1:-$PCV_CORPUS/mixed-small.pcap}
 TMP=$(mktemp -d /tmp/pcv-bench-import.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
-# best CMD...: the smallest wall time of 5 runs, in nanoseconds.
-best() {
-	local b=0 t s
-	for _ in 1 2 3 4 5; do
-		rm -rf "$TMP/out" "$TMP/st"
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		t=$(($(date +%s%N) - s))
-		if [ $b -eq 0 ] || [ $t -lt $b ]; then b=$t; fi
-	done
-	echo $b
-}
 
-# calc EXPR: floating point, through awk.
-calc() {
-	awk "BEGIN { printf \"%.${2:-2}f\", $1 }"
-}
 
 size=$(stat -c %s "$IN")
 cat "$IN" >/dev/null
-t_rec1=$(best "$BUILD/bin/pcv-record" -q -z 1 -r "$IN" -o "$TMP/st")
-t_rec3=$(best "$BUILD/bin/pcv-record" -q -z 3 -r "$IN" -o "$TMP/st")
-t_z1=$(best sh -c "zstd -1 -q -c '$IN' > '$TMP/out'")
-t_z3=$(best sh -c "zstd -3 -q -c '$IN' > '$TMP/out'")
-t_td=$(best tcpdump -r "$IN" -w "$TMP/out")
+t_rec1=$(best_ns 5 "$BUILD/bin/pcv-record" -q -z 1 -r "$IN" -o "$TMP/st")
+t_rec3=$(best_ns 5 "$BUILD/bin/pcv-record" -q -z 3 -r "$IN" -o "$TMP/st")
+t_z1=$(best_ns 5 sh -c "zstd -1 -q -c '$IN' > '$TMP/out'")
+t_z3=$(best_ns 5 sh -c "zstd -3 -q -c '$IN' > '$TMP/out'")
+t_td=$(best_ns 5 tcpdump -r "$IN" -w "$TMP/out")
 "$BUILD/bin/pcv-record" -q -z 3 -r "$IN" -o "$TMP/st" 2>/dev/null
 seg=$(cat "$TMP"/st/*.pcap.zst | wc -c)
 idx=$(stat -c %s "$TMP/st/index.sqlite")

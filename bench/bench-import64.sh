@@ -11,6 +11,8 @@
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/bench/lib.sh"
+before_run() { rm -rf "$TMP/out" "$TMP/st"; }
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 N=3000000
@@ -18,23 +20,7 @@ TMP=$(mktemp -d /tmp/pcv-bench-import64.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 IN=$TMP/in.pcap
 
-# best CMD...: the smallest wall time of 3 runs, in nanoseconds.
-best() {
-	local b=0 t s
-	for _ in 1 2 3; do
-		rm -rf "$TMP/out" "$TMP/st"
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		t=$(($(date +%s%N) - s))
-		if [ $b -eq 0 ] || [ $t -lt $b ]; then b=$t; fi
-	done
-	echo $b
-}
 
-# calc EXPR: floating point, through awk.
-calc() {
-	awk "BEGIN { printf \"%.${2:-2}f\", $1 }"
-}
 
 # check WHAT: the store in $TMP/st (left by the last timed run) holds
 # exactly N packets, in its blocks and in its flow rows.
@@ -57,12 +43,12 @@ check() {
 	--min-size 60 --max-size 64 2>/dev/null
 size=$(stat -c %s "$IN")
 cat "$IN" >/dev/null
-t_rec3=$(best "$BUILD/bin/pcv-record" -q -r "$IN" -o "$TMP/st")
+t_rec3=$(best_ns 3 "$BUILD/bin/pcv-record" -q -r "$IN" -o "$TMP/st")
 check "pcv-record (level 3)"
-t_rec1=$(best "$BUILD/bin/pcv-record" -q -z 1 -r "$IN" -o "$TMP/st")
+t_rec1=$(best_ns 3 "$BUILD/bin/pcv-record" -q -z 1 -r "$IN" -o "$TMP/st")
 check "pcv-record -z 1"
-t_z1=$(best sh -c "zstd -1 -q -c '$IN' > '$TMP/out'")
-t_td=$(best tcpdump -r "$IN" -w "$TMP/out")
+t_z1=$(best_ns 3 sh -c "zstd -1 -q -c '$IN' > '$TMP/out'")
+t_td=$(best_ns 3 tcpdump -r "$IN" -w "$TMP/out")
 [ "$(stat -c %s "$TMP/out")" = "$size" ] ||
 	{ echo "bench-import64: FAILED: tcpdump -w wrote a different file" >&2; exit 1; }
 

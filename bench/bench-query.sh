@@ -37,6 +37,7 @@
 set -eu -o pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/bench/lib.sh"
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$TOP/$BUILD ;; esac
 PCV_CORPUS=${PCV_CORPUS:-$TOP/../shared/corpus}
@@ -72,23 +73,7 @@ case $STORE in /*) ;; *) STORE=$PWD/$STORE ;; esac
 DONE=$STORE/bench-query.done
 BUSY=$STORE/bench-query.building
 
-# best N CMD...: the smallest wall time of N runs, in nanoseconds.
-best() {
-	local n=$1 b=0 t s k
-	shift
-	for ((k = 0; k < n; k++)); do
-		s=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		t=$(($(date +%s%N) - s))
-		if [ $b -eq 0 ] || [ $t -lt $b ]; then b=$t; fi
-	done
-	echo $b
-}
 
-# calc EXPR: floating point, through awk.
-calc() {
-	awk "BEGIN { printf \"%.${2:-2}f\", $1 }"
-}
 
 # sql QUERY: run QUERY on the store's index, '|'-separated.
 sql() {
@@ -326,8 +311,8 @@ for ((i = 0; i < ${#NAMES[@]}; i++)); do
 		fi
 		rm -f "$TMP/pcv.pcap" "$TMP/scan.pcap"
 	fi
-	TP[i]=$(best 5 "$QUERY" -d "$STORE" "$e")
-	TS[i]=$(best 3 scan "$sexpr")
+	TP[i]=$(best_ns 5 "$QUERY" -d "$STORE" "$e")
+	TS[i]=$(best_ns 3 scan "$sexpr")
 done
 
 # ---- the table -----------------------------------------------------------
