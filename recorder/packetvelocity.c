@@ -277,6 +277,7 @@ static void print_summary(const struct viewer *vw)
 {
 	const struct tally *t = &vw->t;
 	struct pcv_stats st;
+	const char *why = "";
 
 	if (vw->progress && !vw->o.verbose)
 		fputc('\n', stderr);
@@ -308,11 +309,15 @@ static void print_summary(const struct viewer *vw)
 			" dropped by the interface (backend %s)\n",
 			st.received, st.kernel_dropped, st.if_dropped,
 			pcv_get_backend(vw->h));
-		if (vw->o.filter.expr)
+		if (vw->o.filter.expr && pcv_filter_in_kernel(vw->h, &why))
 			fprintf(stderr,
 				"kernel filter: %" PRIu64
 				" passed of %" PRIu64 " packets through the interface\n",
 				st.kernel_seen, st.examined);
+		else if (vw->o.filter.expr)
+			fprintf(stderr, "filter in userspace%s%s: %" PRIu64
+				" passed\n", *why ? ", " : "", why,
+				st.received);
 	} else if (vw->o.filter.expr) {
 		fprintf(stderr,
 			"%" PRIu64 " packets read, %" PRIu64

@@ -1616,12 +1616,19 @@ static void check_filtered(const char *path, const char *expr, int bit,
 		struct coll c = { 0 };
 		struct pcv_handle *h;
 		struct pcv_stats st;
+		const char *why;
 		int rc;
 
 		open_ok(&h, path, &cfg);
+		cr_assert_not(pcv_filter_in_kernel(h, NULL)); /* none set */
 		rc = set_filter_expr(h, expr);
 		cr_assert_eq(rc, 0, "set_filter(%s): %d %s", expr, rc,
 			     pcv_get_error(h));
+		/* a file has no kernel: the filter runs here, for no reason
+		 * worth a word */
+		why = "unset";
+		cr_assert_not(pcv_filter_in_kernel(h, &why));
+		cr_assert_str_empty(why);
 		c.h = h;
 		rc = mode ? pcv_capture_batch(h, on_batch, &c) :
 			    pcv_capture(h, on_pkt, &c);
