@@ -331,7 +331,39 @@ int pcv_store_lock(const char *dir, char *errbuf)
 			 dir, strerror(err));
 		return err == EWOULDBLOCK ? -EBUSY : -err;
 	}
+	/* who holds it, for pcv_store_recorder() (pcv-rotate's SIGHUP) */
+	if (ftruncate(fd, 0) == 0) {
+		char pid[24];
+		int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+		if (pwrite(fd, pid, (size_t)n, 0) != n)
+			(void)ftruncate(fd, 0);
+	}
 	return fd;
+}
+
+long pcv_store_recorder(const char *dir)
+{
+	char path[4096], buf[24];
+	long pid = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/.lock", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) { /* nobody holds it */
+		close(fd);
+		return 0;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n > 0) {
+		buf[n] = '\0';
+		pid = strtol(buf, NULL, 10);
+	}
+	close(fd);
+	return pid > 0 ? pid : 0;
 }
 
 int pcv_store_fsck(const char *dir, unsigned flags,
