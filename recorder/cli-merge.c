@@ -344,7 +344,12 @@ static int stream_load(struct merge *c, struct merge_stream *s)
 		size_t n = 0;
 
 		rc = pcv_seg_reader_open(&s->r, s->path, errbuf);
-		if (rc < 0) {
+		if (rc == -ENOENT) {
+			cli_error("%s: deleted while read (by pcv-rotate?): "
+				  "its packets are not in the output", s->path);
+			c->failed = true;
+			s->next = s->nblocks;
+		} else if (rc < 0) {
 			cli_error("%s", errbuf);
 			c->failed = true;
 			s->next = s->nblocks;
