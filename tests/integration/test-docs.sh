@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every program has a man page and a --help, and the two list the same
 # long options.  `make install` puts programs, pages and headers in place.
+# The systemd units in scripts/systemd pass systemd-analyze verify.
 . "$(dirname "$0")/lib.sh"
 
 for prog in "$BIN"/*; do
@@ -24,3 +25,19 @@ for f in bin/packetvelocity share/man/man1/packetvelocity.1 \
 	[ -e "$TMP/inst/$f" ] || fail "make install did not install $f"
 done
 ok "make install PREFIX=...: programs, man pages, headers, library"
+
+# The systemd units, pointed at this build, pass systemd-analyze verify.
+if command -v systemd-analyze >/dev/null; then
+	mkdir "$TMP/units"
+	for u in "$TOP"/scripts/systemd/*; do
+		sed "s|/usr/local/bin/|$BIN/|g" "$u" >"$TMP/units/${u##*/}"
+	done
+	(cd "$TMP/units" && systemd-analyze verify --man=no \
+		./pcv-record@eth1.service ./pcv-rotate@eth1.service \
+		./pcv-rotate@eth1.timer) >"$TMP/verify" 2>&1 ||
+		fail "systemd-analyze verify: $(cat "$TMP/verify")"
+	[ ! -s "$TMP/verify" ] || fail "systemd-analyze verify: $(cat "$TMP/verify")"
+	ok "scripts/systemd units pass systemd-analyze verify"
+else
+	echo "  skipped: systemd-analyze not installed (the units are not checked)"
+fi
