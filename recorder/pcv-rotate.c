@@ -123,6 +123,12 @@ static int resolve_min_free(struct opts *o)
 	char *end;
 	double pct;
 
+	if (len && s[len - 1] >= '0' && s[len - 1] <= '9') {
+		/* "10" could mean 10 % or 10 bytes: ask */
+		cli_error("--min-free: '%s': give a percentage (10%%) or a "
+			  "size with its unit (50GiB)", s);
+		return -1;
+	}
 	if (!len || s[len - 1] != '%')
 		return cli_parse_size("--min-free", s, 1, UINT64_MAX / 2,
 				      &o->r.min_free_bytes);

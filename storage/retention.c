@@ -214,10 +214,18 @@ int pcv_store_rotate(const char *dir, const struct pcv_retention *r,
 	struct seglist l = { .dir = dir };
 	struct pcv_index *ix = NULL;
 	uint64_t now = now_ns(), total, avail = 0;
+	char path[4096];
 	int lock, rc;
 
 	memset(rep, 0, sizeof(*rep));
 	errbuf[0] = '\0';
+	/* not a store: say so, and leave no lock file behind */
+	snprintf(path, sizeof(path), "%s/%s", dir, PCV_INDEX_FILE);
+	if (access(dir, F_OK) == 0 && access(path, F_OK) < 0) {
+		snprintf(errbuf, PCV_ERRBUF_SIZE,
+			 "%.200s: no %s here: not a store", dir, PCV_INDEX_FILE);
+		return -ENOENT;
+	}
 	/* Held by a recorder: leave its open segments alone.  Ours: keep
 	 * it, so that no recorder starts while we delete. */
 	lock = pcv_store_lock(dir, errbuf);

@@ -113,5 +113,11 @@ for bad in "" "--max-age" "--max-age 1x $TMP/age" "--min-free 120% $TMP/age" "--
 	# shellcheck disable=SC2086
 	"$ROT" $bad >/dev/null 2>&1 || [ $? -eq 2 ] || fail "'pcv-rotate $bad': exit not 2"
 done
+"$ROT" "$TMP/age" --min-free 10 2>"$TMP/out" && fail "--min-free 10 (no unit) succeeded"
+grep -q "give a percentage" "$TMP/out" || fail "--min-free 10: $(cat "$TMP/out")"
 "$ROT" "$TMP/nonexistent" --max-age 1d 2>/dev/null && fail "a missing store succeeded"
-ok "bad arguments exit 2, a missing store 1"
+mkdir "$TMP/notastore"
+"$ROT" "$TMP/notastore" --max-age 1d 2>"$TMP/out" && fail "a directory without index succeeded"
+grep -q "not a store" "$TMP/out" && [ -z "$(ls -A "$TMP/notastore")" ] ||
+	fail "not a store: $(cat "$TMP/out"); left $(ls -A "$TMP/notastore")"
+ok "bad arguments exit 2 ('--min-free 10' too: 10 what?); a missing store or a plain directory 1, left untouched"
