@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 {
 	static struct opts o;
 	struct pcv_rotate_report rep;
-	char errbuf[PCV_ERRBUF_SIZE] = "", oldest[32] = "nothing";
+	char errbuf[PCV_ERRBUF_SIZE] = "", oldest[48] = "no segments";
 	int rc;
 
 	cli_init(argv[0]);
@@ -217,14 +217,17 @@ int main(int argc, char **argv)
 		cli_error("%s", errbuf);
 		return CLI_EXIT_FAIL;
 	}
-	if (rep.oldest_ns)
-		utc(rep.oldest_ns, oldest, sizeof(oldest));
+	if (rep.oldest_ns) {
+		strcpy(oldest, "from ");
+		utc(rep.oldest_ns, oldest + 5, sizeof(oldest) - 5);
+	}
 	if (!o.quiet && (rep.segments || rep.orphans || o.verbose || o.dry_run))
-		printf("%s%" PRIu64 " segments%s, %" PRIu64 " bytes; the store "
-		       "holds %" PRIu64 " bytes, from %s\n",
-		       o.dry_run ? "would delete " : "deleted ",
+		printf("%s %" PRIu64 " segments%s, %" PRIu64 " bytes; the store "
+		       "%s %" PRIu64 " bytes, %s\n",
+		       o.dry_run ? "would delete" : "deleted",
 		       rep.segments + rep.orphans,
 		       rep.orphans ? " (some not indexed)" : "", rep.bytes,
-		       rep.bytes_after, oldest);
+		       o.dry_run ? "would hold" : "holds", rep.bytes_after,
+		       oldest);
 	return CLI_EXIT_OK;
 }

@@ -92,3 +92,6 @@ echo "  the plan (pcv-query --explain): $("$BUILD/bin/pcv-query" -d "$STORE" --e
 	'udp port 53 since 10m' | tail -1)"
 echo "  the flows (pcv-query --flows 'udp port 53', first 3):"
 "$BUILD/bin/pcv-query" -d "$STORE" --flows 'udp port 53' | head -3 | sed 's/^/    /' || true
+echo
+echo "demo: retention, from cron: pcv-rotate STORE --max-size 1MiB --dry-run"
+"$BUILD/bin/pcv-rotate" "$STORE" --max-size 1MiB --dry-run 2>&1 | tail -1 | sed 's/^/  /'
