@@ -95,9 +95,22 @@ in_ns pvr a "$TOOLS/pcv-gen" -i va -n 500 -s 3 2>/dev/null
 sleep 1.5
 "$ROT" "$TMP/live" --max-age 100d -v >"$TMP/out" || fail "live: exit $?"
 grep -q "asked the recorder (pid [0-9]*) to seal" "$TMP/out" || fail "live: no SIGHUP: $(cat "$TMP/out")"
-sleep 1
+# the sealed segment becomes deletable once the seal is committed
+for _ in $(seq 100); do
+	"$ROT" "$TMP/live" --max-size 1 --no-seal -n >"$TMP/out" 2>&1
+	grep -q "^would delete 1 segments" "$TMP/out" && break
+	sleep 0.1
+done
+grep -q "^would delete 1 segments" "$TMP/out" || fail "live: never sealed: $(cat "$TMP/out")"
 in_ns pvr a "$TOOLS/pcv-gen" -i va -n 100 -s 4 2>/dev/null # into a new segment
-sleep 1.5 # the seal and the next flush
+wait_nseg() { # wait_nseg N: until the store has N segment files
+	for _ in $(seq 100); do
+		[ "$(nseg live)" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	fail "live: $(nseg live) segments, waited for $1"
+}
+wait_nseg 2
 "$ROT" "$TMP/live" --max-size 1 --no-seal -v >"$TMP/out" || fail "live 2: exit $?"
 grep -q "^deleted 1 segments" "$TMP/out" || fail "live: the sealed segment not deleted: $(cat "$TMP/out")"
 [ "$(nseg live)" -eq 1 ] || fail "live: $(nseg live) segments left, want the open one"
