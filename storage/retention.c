@@ -232,6 +232,7 @@ int pcv_store_rotate(const char *dir, const struct pcv_retention *r,
 	if (lock < 0 && lock != -EBUSY)
 		return lock;
 	rep->recorder = lock == -EBUSY;
+	errbuf[0] = '\0'; /* "another recorder..." is not an error here */
 	rc = pcv_index_open(&ix, dir, dry_run ? PCV_INDEX_RDONLY : 0, errbuf);
 	if (rc == 0)
 		rc = pcv_index_segments(ix, collect, &l);
