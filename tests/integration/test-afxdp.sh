@@ -11,6 +11,23 @@
 
 REC=$BIN/pcv-record
 
+# rec_start NS STORE [ARGS...]: pcv-record (ARGS: options, then a filter)
+# in NS-b on vb into STORE, quiet, stderr in $TMP/err; returns once it runs.
+rec_start() {
+	local ns=$1 st=$2
+	shift 2
+	in_ns "$ns" b "$REC" -i vb -o "$st" -q "$@" 2>"$TMP/err" &
+	rec=$!
+	wait_file "$st/index.sqlite"
+	sleep 0.5
+}
+
+# rec_stop NS WHAT: stop it with SIGINT; a failed exit fails WHAT.
+rec_stop() {
+	kill -INT $(ip netns pids "$1-b")
+	wait "$rec" || fail "$2: pcv-record exited $?: $(cat "$TMP/err")"
+}
+
 # xdp_on NS-SIDE IF [MODE]: whether an XDP program is attached (in MODE:
 # ip shows "xdp" for native, "xdpgeneric" for generic).
 xdp_on() {
@@ -34,14 +51,10 @@ in_order() {
 netns_up pvx
 for mode in native generic; do
 	st=$TMP/st-$mode
-	in_ns pvx b "$REC" -b afxdp --xdp-mode $mode -i vb -o "$st" -q 2>"$TMP/err" &
-	rec=$!
-	wait_file "$st/index.sqlite"
-	sleep 0.5
+	rec_start pvx "$st" -b afxdp --xdp-mode $mode
 	xdp_on b vb $mode || fail "$mode: no XDP program in $mode mode on vb: $(cat "$TMP/err")"
 	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 3000 -w "$TMP/sent.pcap" 2>/dev/null
-	kill -INT $(ip netns pids pvx-b)
-	wait $rec || fail "$mode: pcv-record exited $?: $(cat "$TMP/err")"
+	rec_stop pvx "$mode"
 	grep -q "backend afxdp" "$TMP/err" || fail "$mode: $(head -1 "$TMP/err")"
 	grep -q "3000 packets received, 3000 stored" "$TMP/err" ||
 		fail "$mode: $(tail -1 "$TMP/err")"
@@ -54,13 +67,9 @@ done
 
 # Timestamps come from the XDP program, one per frame: 1000 frames sent
 # 50 us apart are stored each with its own time, just after its sending.
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/ts" -q 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/ts/index.sqlite"
-sleep 0.5
+rec_start pvx "$TMP/ts" -b afxdp
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 1000 -s 13 --rate 20000 -w "$TMP/sent.pcap" 2>/dev/null
-kill -INT $(ip netns pids pvx-b)
-wait $rec || fail "timestamps: pcv-record exited $?: $(cat "$TMP/err")"
+rec_stop pvx "timestamps"
 "$BIN/pcv-cat" "$TMP/ts" -w "$TMP/got.pcap"
 stamps() { tcpdump -r "$1" -tt -nn --time-stamp-precision=nano 2>/dev/null | awk '{ print $1 }'; }
 paste <(stamps "$TMP/sent.pcap") <(stamps "$TMP/got.pcap") | awk '
@@ -74,15 +83,11 @@ ok "timestamps from XDP: 1000 frames, each its own, within 10 ms after sending"
 
 # The filter runs in XDP: the namespace's stack still gets what it rejects.
 F='udp or (vlan and tcp)'
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/kf" -q "$F" 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/kf/index.sqlite"
-sleep 0.5
+rec_start pvx "$TMP/kf" -b afxdp "$F"
 in_ns pvx a ping -c 3 -i 0.2 -W 2 10.200.0.2 >/dev/null ||
 	fail "kernel filter: no ping through vb while it records '$F'"
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 3000 -s 21 -w "$TMP/sent.pcap" 2>/dev/null
-kill -INT $(ip netns pids pvx-b)
-wait $rec || fail "kernel filter: pcv-record exited $?: $(cat "$TMP/err")"
+rec_stop pvx "kernel filter"
 grep -q "filter '$F' runs in XDP\$" "$TMP/err" ||
 	fail "kernel filter: not said to run in XDP: $(cat "$TMP/err")"
 tcpdump -r "$TMP/sent.pcap" -w "$TMP/want.pcap" "$F" 2>/dev/null
@@ -100,13 +105,9 @@ ok "filter in XDP: $want of 3000 frames reached userspace, all stored; ping answ
 # A filter XDP cannot run (protochain loops backwards) runs in userspace,
 # and the recorder says so; the result is the same.
 F='ip6 protochain 17 or (ip and tcp)'
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/uf" -q "$F" 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/uf/index.sqlite"
-sleep 0.5
+rec_start pvx "$TMP/uf" -b afxdp "$F"
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 2000 -s 22 -w "$TMP/sent.pcap" 2>/dev/null
-kill -INT $(ip netns pids pvx-b)
-wait $rec || fail "userspace filter: pcv-record exited $?: $(cat "$TMP/err")"
+rec_stop pvx "userspace filter"
 grep -q "filter '$F' runs in userspace: .*backward jump" "$TMP/err" ||
 	fail "userspace filter: not said: $(cat "$TMP/err")"
 tcpdump -r "$TMP/sent.pcap" -w "$TMP/want.pcap" "$F" 2>/dev/null
@@ -116,38 +117,27 @@ cmp -s <(frames "$TMP/want.pcap") <(frames "$TMP/got.pcap") ||
 ok "a filter XDP cannot run ('$F') runs in userspace, said so, same $(frames "$TMP/want.pcap" | wc -l) frames stored"
 
 # kill -9 leaves the program attached; the next start replaces it.
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/k" -q 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/k/index.sqlite"
-sleep 0.5
+rec_start pvx "$TMP/k" -b afxdp
 kill -9 $(ip netns pids pvx-b)
 wait $rec 2>/dev/null || true
 xdp_on b vb || fail "kill -9: expected the killed run's program to stay"
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/k2" -q 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/k2/index.sqlite"
-sleep 0.5
+rec_start pvx "$TMP/k2" -b afxdp
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 1000 -s 5 2>/dev/null
-kill -INT $(ip netns pids pvx-b)
-wait $rec || fail "after kill -9: pcv-record exited $?: $(cat "$TMP/err")"
+rec_stop pvx "after kill -9"
 grep -q "1000 packets received, 1000 stored" "$TMP/err" ||
 	fail "after kill -9: $(tail -1 "$TMP/err")"
 ! xdp_on b vb || fail "after kill -9 and a clean run: a program is still attached"
 ok "after kill -9 a new start replaces the left program and captures all 1000 frames"
 
 # The interface goes down and up again under the capture: it goes on.
-in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/du" -q 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/du/index.sqlite"
-sleep 0.5
+rec_start pvx "$TMP/du" -b afxdp
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 11 2>/dev/null
 in_ns pvx b ip link set vb down
 sleep 0.3
 in_ns pvx b ip link set vb up
 sleep 1
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 12 2>/dev/null
-kill -INT $(ip netns pids pvx-b)
-wait $rec || fail "down/up: pcv-record exited $?: $(cat "$TMP/err")"
+rec_stop pvx "down/up"
 grep -q "1000 packets received, 1000 stored" "$TMP/err" ||
 	fail "down/up: $(tail -1 "$TMP/err")"
 ok "the interface down and up again during capture: all 1000 frames stored"
@@ -163,41 +153,29 @@ mtu() { in_ns pvx a ip link set va mtu "$1" && in_ns pvx b ip link set vb mtu "$
 # and 50 frames of 5000-8000 bytes and 200 of up to 1514 are sent.
 mtu_raised() {
 	mtu 1500
-	in_ns pvx b "$REC" -b afxdp --xdp-mode generic -i vb -o "$TMP/m2" -q 2>"$TMP/err" &
-	rec=$!
-	wait_file "$TMP/m2/index.sqlite"
-	sleep 0.5
+	rec_start pvx "$TMP/m2" -b afxdp --xdp-mode generic
 	mtu 9000
 	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 50 -s 34 --min-size 5000 --max-size 8000 2>/dev/null
 	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 200 -s 35 2>/dev/null
-	kill -INT $(ip netns pids pvx-b)
-	wait $rec || fail "MTU raised: pcv-record exited $?: $(cat "$TMP/err")"
+	rec_stop pvx "MTU raised"
 	mtu 1500
 }
 kver=$(uname -r | awk -F. '{ print $1 * 1000 + $2 }')
 if [ "$kver" -ge 6006 ]; then
 	mtu 9000
 	for mode in native generic; do
-		in_ns pvx b "$REC" -b afxdp --xdp-mode $mode -i vb -o "$TMP/j-$mode" -q 2>"$TMP/err" &
-		rec=$!
-		wait_file "$TMP/j-$mode/index.sqlite"
-		sleep 0.5
+		rec_start pvx "$TMP/j-$mode" -b afxdp --xdp-mode $mode
 		in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 31 --max-size 9000 -w "$TMP/sent.pcap" 2>/dev/null
-		kill -INT $(ip netns pids pvx-b)
-		wait $rec || fail "MTU 9000 $mode: pcv-record exited $?: $(cat "$TMP/err")"
+		rec_stop pvx "MTU 9000 $mode"
 		"$BIN/pcv-cat" "$TMP/j-$mode" -w "$TMP/got.pcap"
 		cmp -s <(frames "$TMP/sent.pcap") <(frames "$TMP/got.pcap") ||
 			fail "MTU 9000 $mode: the stored frames are not the sent ones: $(tail -1 "$TMP/err")"
 	done
 	ok "MTU 9000, multi-buffer: 500 frames of 60 to 9000 bytes stored whole, native and generic"
 	F='udp[6000:1] > 127 or (tcp and len > 4000)'
-	in_ns pvx b "$REC" -b afxdp -i vb -o "$TMP/jf" -q "$F" 2>"$TMP/err" &
-	rec=$!
-	wait_file "$TMP/jf/index.sqlite"
-	sleep 0.5
+	rec_start pvx "$TMP/jf" -b afxdp "$F"
 	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 1000 -s 33 --max-size 9000 -w "$TMP/sent.pcap" 2>/dev/null
-	kill -INT $(ip netns pids pvx-b)
-	wait $rec || fail "jumbo filter: pcv-record exited $?: $(cat "$TMP/err")"
+	rec_stop pvx "jumbo filter"
 	grep -qxF "pcv-record: filter '$F' runs in XDP" "$TMP/err" ||
 		fail "jumbo filter: not in XDP: $(cat "$TMP/err")"
 	tcpdump -r "$TMP/sent.pcap" -w "$TMP/want.pcap" "$F" 2>/dev/null
@@ -226,13 +204,9 @@ fi
 # afpacket again when another XDP program holds the interface; one line
 # says why not afxdp.
 auto_run() { # auto_run NAME: record 500 frames with the default backend
-	in_ns pvx b "$REC" -i vb -o "$TMP/$1" -q 2>"$TMP/err" &
-	rec=$!
-	wait_file "$TMP/$1/index.sqlite"
-	sleep 0.5
+	rec_start pvx "$TMP/$1"
 	in_ns pvx a "$TOOLS/pcv-gen" -i va -n 500 -s 41 --mix udp 2>/dev/null
-	kill -INT $(ip netns pids pvx-b)
-	wait $rec || fail "auto $1: pcv-record exited $?: $(cat "$TMP/err")"
+	rec_stop pvx "auto $1"
 	grep -q "500 packets received, 500 stored" "$TMP/err" ||
 		fail "auto $1: $(tail -1 "$TMP/err")"
 	[ "$(grep -c "not using afxdp" "$TMP/err")" -le 1 ] ||
@@ -263,13 +237,9 @@ in_ns pvx b ip addr add 10.200.0.2/24 dev vb
 
 # Two receive queues, a thread each.
 netns_up pvxq --queues 2
-in_ns pvxq b "$REC" -b afxdp --cpu 0,1 -i vb -o "$TMP/mq" -q 2>"$TMP/err" &
-rec=$!
-wait_file "$TMP/mq/index.sqlite"
-sleep 0.5
+rec_start pvxq "$TMP/mq" -b afxdp --cpu 0,1
 in_ns pvxq a "$TOOLS/pcv-gen" -i va -n 4000 -s 9 -w "$TMP/sent.pcap" 2>/dev/null
-kill -INT $(ip netns pids pvxq-b)
-wait $rec || fail "2 queues: pcv-record exited $?: $(cat "$TMP/err")"
+rec_stop pvxq "2 queues"
 grep -q "4000 packets received, 4000 stored" "$TMP/err" ||
 	fail "2 queues: $(tail -1 "$TMP/err")"
 grep -q "queue 1: received [1-9][0-9]*, dropped by the kernel 0 " "$TMP/err" ||
