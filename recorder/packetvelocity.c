@@ -25,7 +25,7 @@ static const char usage_text[] =
 	"\n"
 	"Capture packets from a network interface or read a capture file\n"
 	"(pcap or pcapng), and show them.  EXPRESSION is a tcpdump filter\n"
-	"(pcap-filter(7)); live, it runs in the kernel.\n"
+	"(pcap-filter(7)); live, it runs in the kernel (the summary says).\n"
 	"\n"
 	"  -i, --interface IFACE   capture live from IFACE (needs CAP_NET_RAW)\n"
 	"  -r, --read FILE         read a pcap/pcapng file ('-' for stdin)\n"
