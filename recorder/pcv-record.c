@@ -64,7 +64,8 @@ static const char usage_text[] =
 	"      --max-flows N         exact flows per index commit, then coarse\n"
 	"                            rows (65536)\n"
 	"  -q, --quiet               no statistics line every 10 s\n"
-	"  -v, --verbose             say more\n"
+	"  -v, --verbose             with each statistics line and at the end,\n"
+	"                            a line per capture thread or queue\n"
 	"  -h, --help                this text\n"
 	"\n"
 	"SIGINT/SIGTERM: stop, store everything received, exit 0.\n"
@@ -742,11 +743,31 @@ static int run_import(struct opts *o)
  * reads are plain 64-bit words, so a line may be a packet behind, never
  * torn on the platforms we build for.
  */
+/* A line per capture thread (per receive queue with afxdp): what it
+ * received, and the kernel's drops by cause. */
+static void thread_lines(void)
+{
+	for (unsigned i = 0; i < g_nworkers; i++) {
+		struct pcv_stats cs;
+
+		if (!g_workers[i].h || pcv_get_stats(g_workers[i].h, &cs) < 0)
+			continue;
+		fprintf(stderr, "%s: %s %u: received %" PRIu64
+			", dropped by the kernel %" PRIu64 " (ring full %" PRIu64
+			", no buffer %" PRIu64 ", invalid %" PRIu64 ")\n",
+			cli_prog,
+			strcmp(pcv_get_backend(g_workers[i].h), "afxdp") == 0
+				? "queue" : "thread",
+			g_workers[i].queue, cs.received, cs.kernel_dropped,
+			cs.drop_ring_full, cs.drop_no_buffer, cs.drop_invalid);
+	}
+}
+
 static void log_stats(const char *line, void *user)
 {
+	const struct opts *o = user;
 	uint64_t kdrop = 0, recv = 0;
 
-	(void)user;
 	for (unsigned i = 0; i < g_nworkers; i++) {
 		struct pcv_stats cs;
 
@@ -757,6 +778,8 @@ static void log_stats(const char *line, void *user)
 	}
 	fprintf(stderr, "%s: received %" PRIu64 ", kernel dropped %" PRIu64 "; %s\n",
 		cli_prog, recv, kdrop, line);
+	if (o->verbose && o->iface)
+		thread_lines();
 }
 
 static void summary(const struct opts *o)
@@ -775,23 +798,9 @@ static void summary(const struct opts *o)
 			examined = cs.examined; /* the interface's, for each */
 		}
 	}
-	/* per capture thread (per receive queue with afxdp) when there are
-	 * several, or drops to explain */
-	for (unsigned i = 0; o->iface && i < g_nworkers; i++) {
-		struct pcv_stats cs;
-
-		if ((g_nworkers > 1 || kdrop) && g_workers[i].h &&
-		    pcv_get_stats(g_workers[i].h, &cs) == 0)
-			fprintf(stderr, "%s: %s %u: received %" PRIu64
-				", dropped by the kernel %" PRIu64
-				" (ring full %" PRIu64 ", no buffer %" PRIu64
-				", invalid %" PRIu64 ")\n", cli_prog,
-				strcmp(pcv_get_backend(g_workers[i].h),
-				       "afxdp") == 0 ? "queue" : "thread",
-				g_workers[i].queue, cs.received,
-				cs.kernel_dropped, cs.drop_ring_full,
-				cs.drop_no_buffer, cs.drop_invalid);
-	}
+	/* per thread when there are several, or drops to explain */
+	if (o->iface && (g_nworkers > 1 || kdrop || o->verbose))
+		thread_lines();
 	if (o->iface && o->filter.expr && g_nworkers &&
 	    pcv_filter_in_kernel(g_workers[0].h, NULL))
 		fprintf(stderr, "%s: kernel filter: %" PRIu64 " passed of %" PRIu64
@@ -822,6 +831,7 @@ int main(int argc, char **argv)
 	}
 	o.wo.dir = o.dir;
 	o.wo.log = log_stats;
+	o.wo.log_user = &o;
 	if (rc == CLI_EXIT_OK && pcv_writer_open(&g_writer, &o.wo, errbuf) < 0) {
 		cli_error("%s", errbuf);
 		rc = CLI_EXIT_FAIL;

@@ -67,9 +67,11 @@ done
 
 # Timestamps come from the XDP program, one per frame: 1000 frames sent
 # 50 us apart are stored each with its own time, just after its sending.
-rec_start pvx "$TMP/ts" -b afxdp
+rec_start pvx "$TMP/ts" -b afxdp -v
 in_ns pvx a "$TOOLS/pcv-gen" -i va -n 1000 -s 13 --rate 20000 -w "$TMP/sent.pcap" 2>/dev/null
 rec_stop pvx "timestamps"
+grep -q "queue 0: received 1000, dropped by the kernel 0 (ring full 0, no buffer 0, invalid 0)" "$TMP/err" ||
+	fail "-v: no line for queue 0: $(cat "$TMP/err")"
 "$BIN/pcv-cat" "$TMP/ts" -w "$TMP/got.pcap"
 stamps() { tcpdump -r "$1" -tt -nn --time-stamp-precision=nano 2>/dev/null | awk '{ print $1 }'; }
 paste <(stamps "$TMP/sent.pcap") <(stamps "$TMP/got.pcap") | awk '
@@ -79,7 +81,7 @@ paste <(stamps "$TMP/sent.pcap") <(stamps "$TMP/got.pcap") | awk '
 		      printf "%d frames, %d stored before or 10 ms after sending, %d distinct times\n", n, bad, u
 		      exit 1 } }' >"$TMP/ts.out" ||
 	fail "timestamps: $(cat "$TMP/ts.out")"
-ok "timestamps from XDP: 1000 frames, each its own, within 10 ms after sending"
+ok "timestamps from XDP: 1000 frames, each its own, within 10 ms after sending; -v: the queue's line"
 
 # The filter runs in XDP: the namespace's stack still gets what it rejects.
 F='udp or (vlan and tcp)'
