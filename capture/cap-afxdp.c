@@ -102,7 +102,6 @@ struct afxdp {
 	int fd;
 	int wake_fd;
 	bool attached;     /* holds a reference on its interface's program */
-	bool zero_copy;
 	bool sg;           /* multi-buffer: a frame may span descriptors */
 	uint8_t *scratch;  /* where such frames are put together, a batch's */
 	size_t scratch_used;
@@ -293,9 +292,9 @@ static int filter_slot(struct attachment *a, const struct sock_filter *code,
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
 		/* multi-buffer, as our program: a program array takes only
 		 * programs alike in that too */
-		int fd = pcv__xdp_filter_load_as(code, len, a->map_fd, types[i],
-						 BPF_F_XDP_HAS_FRAGS, f->why,
-						 sizeof(f->why));
+		int fd = pcv__xdp_filter_load(code, len, a->map_fd, types[i],
+					      BPF_F_XDP_HAS_FRAGS, f->why,
+					      sizeof(f->why));
 
 		if (fd < 0)
 			return -1;
@@ -423,7 +422,6 @@ static int afxdp_socket(struct afxdp *ax)
 		err = xsk_socket__create(&ax->xsk, h->source, h->cfg.queue,
 					 ax->umem, &ax->rx, NULL, &sc);
 		if (err == 0) {
-			ax->zero_copy = binds[i] & XDP_ZEROCOPY;
 			ax->sg = binds[i] & XDP_USE_SG;
 			break;
 		}
@@ -599,12 +597,12 @@ static void afxdp_release(struct pcv_handle *h);
 /*
  * The packet at rx descriptors @first..@first+@ndesc-1: in place when it
  * is one, else put together in the scratch area (the batch's frames are
- * copied once there, then given back with the others).  Returns its
- * metadata flags.
+ * copied once there, then given back with the others); the UMEM frames
+ * it used go to @addrs, to be refilled.  Returns its metadata flags.
  */
 static uint32_t frame_build(struct afxdp *ax, struct pcv_packet *p,
-			    uint32_t first, uint32_t ndesc, int64_t tai_to_real,
-			    int64_t ts)
+			    uint32_t first, uint32_t ndesc, uint64_t *addrs,
+			    int64_t tai_to_real, int64_t ts)
 {
 	struct pcv_handle *h = &ax->h;
 	const struct xdp_desc *d = xsk_ring_cons__rx_desc(&ax->rx, first);
@@ -612,8 +610,13 @@ static uint32_t frame_build(struct afxdp *ax, struct pcv_packet *p,
 	uint32_t flags = frame_meta(p, data, tai_to_real, ts);
 	uint32_t len = 0;
 
-	for (uint32_t i = 0; i < ndesc; i++)
-		len += xsk_ring_cons__rx_desc(&ax->rx, first + i)->len;
+	for (uint32_t i = 0; i < ndesc; i++) {
+		const struct xdp_desc *di = xsk_ring_cons__rx_desc(&ax->rx,
+								   first + i);
+
+		len += di->len;
+		addrs[i] = xsk_umem__extract_addr(di->addr);
+	}
 	p->len = len;
 	p->caplen = len < h->snaplen ? len : h->snaplen;
 	p->data = data;
@@ -715,7 +718,7 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		if (end == n)
 			break; /* its last descriptor is not there yet */
 		flags = frame_build(ax, p, idx + used, end + 1 - used,
-				    tai_to_real, ts);
+				    &ax->addrs[used], tai_to_real, ts);
 		used = end + 1;
 		ax->delivered++;
 		/* the XDP filter could not decide (it read past the first
@@ -726,9 +729,6 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		np++;
 	}
 	xsk_ring_cons__cancel(&ax->rx, n - used);
-	for (uint32_t i = 0; i < used; i++)
-		ax->addrs[i] = xsk_umem__extract_addr(
-			xsk_ring_cons__rx_desc(&ax->rx, idx + i)->addr);
 	if (np > 1 && h->pkts[np - 1].ts_ns > h->pkts[0].ts_ns)
 		ax->gap_ns = (h->pkts[np - 1].ts_ns - h->pkts[0].ts_ns) / (np - 1);
 	ax->held = used;

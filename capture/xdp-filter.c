@@ -70,8 +70,9 @@
  * negative SKF_NET_OFF/SKF_LL_OFF offsets) - XDP has no skb; backward
  * jumps (libpcap's "protochain" loop); opcodes bpf_filter() would not run.
  * Jumps longer than eBPF's 16-bit offsets give -E2BIG.
+ *
+ * Linux only: the Makefile leaves this file out elsewhere.
  */
-#ifdef __linux__
 
 #include <errno.h>
 #include <stdarg.h>
@@ -886,9 +887,9 @@ static int explain(const struct bpf_insn *insn, size_t cnt,
 	return err;
 }
 
-int pcv__xdp_filter_load_as(const struct sock_filter *prog, unsigned n,
-			    int xsk_map_fd, unsigned attach_type,
-			    unsigned prog_flags, char *why, size_t whylen)
+int pcv__xdp_filter_load(const struct sock_filter *prog, unsigned n,
+			 int xsk_map_fd, unsigned attach_type,
+			 unsigned prog_flags, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_prog_load_opts, opts,
 		    .expected_attach_type = (enum bpf_attach_type)attach_type,
@@ -906,13 +907,3 @@ int pcv__xdp_filter_load_as(const struct sock_filter *prog, unsigned n,
 	free(insn);
 	return fd;
 }
-
-int pcv__xdp_filter_load(const struct sock_filter *prog, unsigned n,
-			 int xsk_map_fd, char *why, size_t whylen)
-{
-	return pcv__xdp_filter_load_as(prog, n, xsk_map_fd, 0, 0, why, whylen);
-}
-
-#else
-typedef int pcv__xdp_filter_none; /* ISO C wants a declaration */
-#endif /* __linux__ */

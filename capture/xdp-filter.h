@@ -49,20 +49,10 @@ int pcv__xdp_filter_build(const struct sock_filter *prog, unsigned n,
 
 /*
  * pcv__xdp_filter_load() - build and load the program (BPF_PROG_TYPE_XDP,
- * named "pcv_filter", expected_attach_type 0, no BPF_F_XDP_HAS_FRAGS:
- * for single-buffer frames only).  When the kernel refuses it, @why holds
- * the last line of the verifier's log.
- *
- * Return: the program's fd, or a negative errno.
- */
-int pcv__xdp_filter_load(const struct sock_filter *prog, unsigned n,
-			 int xsk_map_fd, char *why, size_t whylen);
-
-/*
- * pcv__xdp_filter_load_as() - as pcv__xdp_filter_load(), which loads with
- * expected_attach_type 0 and no flags, with another @attach_type (an enum
- * bpf_attach_type) and @prog_flags (bpf_prog_load_opts.prog_flags):
- * BPF_F_XDP_HAS_FRAGS or 0.
+ * named "pcv_filter") with @attach_type (an enum bpf_attach_type) and
+ * @prog_flags (bpf_prog_load_opts.prog_flags: BPF_F_XDP_HAS_FRAGS or 0).
+ * When the kernel refuses it, @why holds the last line of the verifier's
+ * log.
  *
  * Both matter for a tail call: a PROG_ARRAY takes only programs of its
  * owner's expected_attach_type (kernels since mid-2025, stable series
@@ -79,9 +69,11 @@ int pcv__xdp_filter_load(const struct sock_filter *prog, unsigned n,
  * (see pcv__xdp_filter_build()); without, an attached program sees
  * single-buffer frames only (drivers refuse it where frames would need
  * more, generic XDP linearises them), so it always decides.
+ *
+ * Return: the program's fd, or a negative errno.
  */
-int pcv__xdp_filter_load_as(const struct sock_filter *prog, unsigned n,
-			    int xsk_map_fd, unsigned attach_type,
-			    unsigned prog_flags, char *why, size_t whylen);
+int pcv__xdp_filter_load(const struct sock_filter *prog, unsigned n,
+			 int xsk_map_fd, unsigned attach_type,
+			 unsigned prog_flags, char *why, size_t whylen);
 
 #endif /* PCV_XDP_FILTER_H */

@@ -599,8 +599,8 @@ static int open_auto(struct opts *o, const char *ifname, char *errbuf)
 		rc = open_live(o, ifname, true, errbuf);
 		if (rc != CLI_EXIT_FAIL) /* opened, or a usage error */
 			return rc;
-		objection = strncpy(why, errbuf, sizeof(why) - 1);
-		why[sizeof(why) - 1] = '\0';
+		snprintf(why, sizeof(why), "%s", errbuf);
+		objection = why;
 		o->threads = threads;
 	}
 	o->cfg.backend = "afpacket";

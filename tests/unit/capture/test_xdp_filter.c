@@ -631,13 +631,8 @@ static int load_flags(const struct pcap_bpf_insn *insns, unsigned n,
 	int fd;
 
 	need_root();
-	if (flags)
-		fd = pcv__xdp_filter_load_as((const struct sock_filter *)insns,
-					     n, map_fd, 0, flags, why,
-					     sizeof(why));
-	else
-		fd = pcv__xdp_filter_load((const struct sock_filter *)insns,
-					  n, map_fd, why, sizeof(why));
+	fd = pcv__xdp_filter_load((const struct sock_filter *)insns, n,
+				  map_fd, 0, flags, why, sizeof(why));
 	if (fd == -EPERM)
 		cr_skip_test("BPF_PROG_LOAD refused: EPERM (%s)", why);
 	cr_assert_geq(fd, 0, "%s%s: %s (%s)", what, flags ? " (frags)" : "",
@@ -1653,7 +1648,7 @@ Test(xdp_filter, tail_call_target)
 
 		cr_assert_geq(array, 0, "PROG_ARRAY: %s", strerror(-array));
 		caller = load_caller(array, owner, oflags);
-		fd = pcv__xdp_filter_load_as(
+		fd = pcv__xdp_filter_load(
 			(const struct sock_filter *)bp.bf_insns, bp.bf_len, -1,
 			mine, mflags, why, sizeof(why));
 		if (fd == -EPERM)
@@ -1869,8 +1864,8 @@ Test(xdp_filter, verifier_reason)
 	need_root();
 	notmap = dup(0);
 	cr_assert_geq(notmap, 0);
-	fd = pcv__xdp_filter_load((const struct sock_filter *)p, 1, notmap,
-				  why, sizeof(why));
+	fd = pcv__xdp_filter_load((const struct sock_filter *)p, 1, notmap, 0,
+				  0, why, sizeof(why));
 	if (fd == -EPERM)
 		cr_skip_test("BPF_PROG_LOAD refused: EPERM");
 	cr_assert_lt(fd, 0, "loaded with fd %d as a map", notmap);
