@@ -55,8 +55,8 @@ int pcv__xdp_filter_build(const struct sock_filter *prog, unsigned n,
  * log.
  *
  * Both matter for a tail call: a PROG_ARRAY takes only programs of its
- * owner's expected_attach_type (kernels since mid-2025, stable series
- * too) and of its owner's BPF_F_XDP_HAS_FRAGS, the owner being the first
+ * owner's expected_attach_type (seen on Linux 6.18; older kernels may
+ * not check it) and of its owner's BPF_F_XDP_HAS_FRAGS, the owner being the first
  * program loaded that tail-calls through it.  The attach type is 0 for a
  * libxdp component program run by the dispatcher (libxdp loads it as
  * BPF_PROG_TYPE_EXT), BPF_XDP for a program libbpf loaded from SEC("xdp")
