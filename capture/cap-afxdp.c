@@ -105,6 +105,9 @@ struct afxdp {
 	bool sg;           /* multi-buffer: a frame may span descriptors */
 	uint8_t *scratch;  /* where such frames are put together, a batch's */
 	size_t scratch_used;
+	bool dropping;     /* in a frame of more descriptors than a batch
+			    * peeks (kernels built with more skb frags) */
+	uint64_t too_long; /* such frames dropped */
 	uint32_t held;     /* rx descriptors of the current batch */
 	uint64_t gap_ns;   /* between arrivals, in the last batch of two or more */
 	uint64_t *addrs;   /* their UMEM frames, to refill */
@@ -594,6 +597,28 @@ static uint32_t frame_meta(struct pcv_packet *p, uint8_t *data,
 
 static void afxdp_release(struct pcv_handle *h);
 
+/* Pass over rx descriptors @from..@n-1 of a frame we drop, noting their
+ * UMEM frames for refill; return where the next frame starts, @n when it
+ * goes on past what was peeked (ax->dropping stays set). */
+static uint32_t drop_frame(struct afxdp *ax, uint32_t idx, uint32_t from,
+			   uint32_t n)
+{
+	uint32_t i = from;
+
+	ax->dropping = true;
+	while (i < n) {
+		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&ax->rx,
+								  idx + i);
+
+		ax->addrs[i++] = xsk_umem__extract_addr(d->addr);
+		if (!(d->options & XDP_PKT_CONTD)) {
+			ax->dropping = false;
+			break;
+		}
+	}
+	return i;
+}
+
 /*
  * The packet at rx descriptors @first..@first+@ndesc-1: in place when it
  * is one, else put together in the scratch area (the batch's frames are
@@ -704,7 +729,8 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 	}
 	ts = clock_ns(CLOCK_REALTIME);
 	tai_to_real = ts - clock_ns(CLOCK_TAI);
-	used = 0;
+	/* the rest of a frame too long to hold, begun in an earlier batch */
+	used = ax->dropping ? drop_frame(ax, idx, 0, n) : 0;
 	np = 0;
 	ax->scratch_used = 0; /* the last batch is done with */
 	while (np < h->cfg.batch_size && used < n) {
@@ -715,8 +741,15 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		while (end < n && (xsk_ring_cons__rx_desc(&ax->rx, idx + end)
 					   ->options & XDP_PKT_CONTD))
 			end++;
-		if (end == n)
-			break; /* its last descriptor is not there yet */
+		if (end == n) {
+			/* its last descriptor is not there yet, or, when it
+			 * fills a whole peek, never fits one: drop that */
+			if (used == 0 && n == want) {
+				ax->too_long++;
+				used = drop_frame(ax, idx, used, n);
+			}
+			break;
+		}
 		flags = frame_build(ax, p, idx + used, end + 1 - used,
 				    &ax->addrs[used], tai_to_real, ts);
 		used = end + 1;
@@ -733,7 +766,7 @@ static int afxdp_next_batch(struct pcv_handle *h, int timeout_ms)
 		ax->gap_ns = (h->pkts[np - 1].ts_ns - h->pkts[0].ts_ns) / (np - 1);
 	ax->held = used;
 	if (np == 0)
-		afxdp_release(h); /* the userspace filter took them all */
+		afxdp_release(h); /* filtered or dropped here, all of them */
 	return (int)np;
 }
 
@@ -774,7 +807,7 @@ static int afxdp_stats(struct pcv_handle *h, struct pcv_stats *st)
 	    getsockopt(ax->fd, SOL_XDP, XDP_STATISTICS, &xs, &len) < 0)
 		return 0;
 	/* all lost before we could see them */
-	st->drop_invalid = xs.rx_dropped - ax->base.rx_dropped;
+	st->drop_invalid = xs.rx_dropped - ax->base.rx_dropped + ax->too_long;
 	st->drop_ring_full = xs.rx_ring_full - ax->base.rx_ring_full;
 	st->drop_no_buffer = xs.rx_fill_ring_empty_descs -
 			     ax->base.rx_fill_ring_empty_descs;
