@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -38,6 +39,19 @@ void cli_error(const char *fmt, ...)
 bool cli_stderr_is_tty(void)
 {
 	return isatty(STDERR_FILENO) == 1;
+}
+
+const char *cli_utc(char buf[CLI_UTC_LEN], uint64_t ns)
+{
+	time_t t = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(buf, CLI_UTC_LEN, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, CLI_UTC_LEN - n, ".%09uZ",
+		 (unsigned)(ns % 1000000000u));
+	return buf;
 }
 
 /* Parse a leading unsigned decimal; *end points past it. */

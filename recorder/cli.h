@@ -47,6 +47,11 @@ int cli_parse_duration_ns(const char *flag, const char *s, uint64_t min_ns,
 /* cli_stderr_is_tty() - whether fd 2 is a terminal. */
 bool cli_stderr_is_tty(void);
 
+/* cli_utc() - @ns since the epoch as RFC 3339 UTC to the nanosecond,
+ * "2026-11-24T03:15:00.123456789Z", in @buf; returns @buf. */
+#define CLI_UTC_LEN 32
+const char *cli_utc(char buf[CLI_UTC_LEN], uint64_t ns);
+
 /* ===== one line per packet (cli-print.c) ============================== */
 
 struct pcv_dissect;

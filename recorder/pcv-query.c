@@ -186,17 +186,6 @@ static size_t block_at(const struct plan *p, uint64_t seq)
 	return lo;
 }
 
-static void print_utc(FILE *f, uint64_t ns)
-{
-	time_t sec = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-
-	gmtime_r(&sec, &tm);
-	fprintf(f, "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ", tm.tm_year + 1900,
-		tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		(unsigned)(ns % NS_PER_SEC));
-}
-
 /*
  * --flows: one row, as a line of the table or a JSON object.  A coarse
  * row stands for every flow of its class (family, protocol, VLAN,
@@ -208,6 +197,7 @@ static void print_flow(const struct plan *p, const struct pcv_flow_rec *r)
 					     "addresses" };
 	int af = r->key.family == 6 ? AF_INET6 : AF_INET;
 	char a[INET6_ADDRSTRLEN] = "", b[INET6_ADDRSTRLEN] = "";
+	char t1[CLI_UTC_LEN], t2[CLI_UTC_LEN];
 	bool exact = r->coarse == PCV_FLOW_EXACT;
 	bool addrs = exact || r->coarse == PCV_FLOW_ADDR;
 	const char *lv = r->coarse < 4 ? level[r->coarse] : "?";
@@ -234,9 +224,7 @@ static void print_flow(const struct plan *p, const struct pcv_flow_rec *r)
 		       r->first_block, r->last_block);
 		return;
 	}
-	print_utc(stdout, r->first_ns);
-	putchar(' ');
-	print_utc(stdout, r->last_ns);
+	printf("%s %s", cli_utc(t1, r->first_ns), cli_utc(t2, r->last_ns));
 	if (exact)
 		printf(" %s proto %u %s %u <> %s %u", af == AF_INET6 ? "IP6" : "IP",
 		       r->key.proto, a, r->key.sport, b, r->key.dport);
@@ -422,34 +410,23 @@ static void plan_free(struct plan *p)
 	pcv_query_free(&p->q);
 }
 
-static void print_time(FILE *f, uint64_t ns)
-{
-	time_t t = (time_t)(ns / NS_PER_SEC);
-	struct tm tm;
-	char buf[32];
-
-	gmtime_r(&t, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(f, "%s.%09" PRIu64 "Z", buf, ns % NS_PER_SEC);
-}
-
 static void explain(const struct plan *p)
 {
 	static const char *const kinds[] = { "host", "net", "port", "proto",
 					     "vlan" };
 	uint64_t bytes = 0, all = 0, nb = 0, chosen = 0;
-	char addr[64];
+	char addr[64], when[CLI_UTC_LEN];
 
 	printf("filter (libpcap, exact): %s\n",
 	       p->q.filter[0] ? p->q.filter : "(every packet)");
 	printf("window: ");
 	if (p->q.since_ns)
-		print_time(stdout, p->q.since_ns);
+		fputs(cli_utc(when, p->q.since_ns), stdout);
 	else
 		printf("(start)");
 	printf(" .. ");
 	if (p->q.until_ns != UINT64_MAX)
-		print_time(stdout, p->q.until_ns);
+		fputs(cli_utc(when, p->q.until_ns), stdout);
 	else
 		printf("(end)");
 	printf(" (start included, end excluded)\n");

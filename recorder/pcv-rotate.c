@@ -147,28 +147,18 @@ static int resolve_min_free(struct opts *o)
 	return 0;
 }
 
-static void utc(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / 1000000000u);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void on_delete(const char *name, uint64_t bytes, uint64_t start_ns,
 		      uint64_t end_ns, const char *why, void *user)
 {
 	const struct opts *o = user;
-	char from[32], to[32];
+	char from[CLI_UTC_LEN], to[CLI_UTC_LEN];
 
 	if (!o->verbose && !o->dry_run)
 		return;
-	utc(start_ns, from, sizeof(from));
-	utc(end_ns, to, sizeof(to));
 	printf("%s %s (%" PRIu64 " bytes, %s .. %s): %s\n",
 	       o->dry_run ? "would delete" : "deleted", name, bytes,
-	       start_ns ? from : "?", to, why);
+	       start_ns ? cli_utc(from, start_ns) : "?", cli_utc(to, end_ns),
+	       why);
 }
 
 /* Ask the recorder writing DIR, if one does, to seal its segments. */
@@ -203,6 +193,7 @@ int main(int argc, char **argv)
 	static struct opts o;
 	struct pcv_rotate_report rep;
 	char errbuf[PCV_ERRBUF_SIZE] = "", oldest[48] = "no segments";
+	char t[CLI_UTC_LEN];
 	int rc;
 
 	cli_init(argv[0]);
@@ -217,10 +208,9 @@ int main(int argc, char **argv)
 		cli_error("%s", errbuf);
 		return CLI_EXIT_FAIL;
 	}
-	if (rep.oldest_ns) {
-		strcpy(oldest, "from ");
-		utc(rep.oldest_ns, oldest + 5, sizeof(oldest) - 5);
-	}
+	if (rep.oldest_ns)
+		snprintf(oldest, sizeof(oldest), "from %s",
+			 cli_utc(t, rep.oldest_ns));
 	if (!o.quiet && (rep.segments || rep.orphans || o.verbose || o.dry_run))
 		printf("%s %" PRIu64 " segments%s, %" PRIu64 " bytes; the store "
 		       "%s %" PRIu64 " bytes, %s\n",
